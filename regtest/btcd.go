@@ -1,0 +1,353 @@
+package regtest
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/btcsuite/btcd/btcec/v2"
+	"github.com/btcsuite/btcd/btcutil"
+	"github.com/btcsuite/btcd/chaincfg"
+	"github.com/btcsuite/btcd/chaincfg/chainhash"
+	"github.com/btcsuite/btcd/rpcclient"
+	"github.com/btcsuite/btcd/txscript"
+	"github.com/btcsuite/btcd/wire"
+)
+
+// btcd's RPC credentials. The network is local regtest, and fixed values
+// are what a user pointing a tool at it would want.
+const (
+	btcdUser = "l402chaos"
+	btcdPass = "l402chaos"
+
+	// coinbaseMaturity is the number of confirmations before a coinbase
+	// output can be spent.
+	coinbaseMaturity = 100
+
+	// fundingFee is the fee of a wallet funding transaction: far above the
+	// minimum relay fee for its size, so it is always accepted.
+	fundingFee = btcutil.Amount(50_000)
+)
+
+// ErrNoFunds reports that the miner has no mature coinbase left to spend.
+var ErrNoFunds = errors.New("miner has no mature coinbase to spend")
+
+var netParams = &chaincfg.RegressionNetParams
+
+// Chain is the network's btcd: a regtest node that mines on demand into a
+// key the package holds, and pays from those coinbases to fund wallets.
+type Chain struct {
+	dir      string
+	bin      string
+	rpcAddr  string
+	p2pAddr  string
+	certPath string
+	log      *slog.Logger
+
+	miner  *minerWallet
+	mineMu sync.Mutex // serializes mining with the block log
+	proc   *process
+	client *rpcclient.Client
+}
+
+// RPCAddr is btcd's JSON-RPC address (TLS, user and password l402chaos).
+func (c *Chain) RPCAddr() string { return c.rpcAddr }
+
+// P2PAddr is btcd's peer-to-peer address.
+func (c *Chain) P2PAddr() string { return c.p2pAddr }
+
+// CertPath is the path of btcd's RPC TLS certificate.
+func (c *Chain) CertPath() string { return c.certPath }
+
+// Credentials returns btcd's RPC user and password.
+func (c *Chain) Credentials() (user, pass string) { return btcdUser, btcdPass }
+
+// Pid is btcd's process id.
+func (c *Chain) Pid() int { return c.proc.Pid() }
+
+// startChain starts btcd in dir (reusing its chain if dir holds one) and
+// waits until it answers RPC.
+func startChain(ctx context.Context, bin, dir string, log *slog.Logger) (*Chain, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create btcd dir: %w", err)
+	}
+	miner, err := loadMinerWallet(filepath.Join(dir, "miner.json"))
+	if err != nil {
+		return nil, err
+	}
+	c := &Chain{dir: dir, bin: bin, certPath: filepath.Join(dir, "rpc.cert"), log: log, miner: miner}
+	if err := c.start(ctx); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *Chain) start(ctx context.Context) error {
+	var err error
+	if c.rpcAddr, err = ports.next(); err != nil {
+		return err
+	}
+	if c.p2pAddr, err = ports.next(); err != nil {
+		return err
+	}
+	args := []string{
+		"--regtest",
+		"--datadir=" + filepath.Join(c.dir, "data"),
+		"--logdir=" + filepath.Join(c.dir, "logs"),
+		"--rpcuser=" + btcdUser,
+		"--rpcpass=" + btcdPass,
+		"--rpclisten=" + c.rpcAddr,
+		"--listen=" + c.p2pAddr,
+		"--rpccert=" + c.certPath,
+		"--rpckey=" + filepath.Join(c.dir, "rpc.key"),
+		"--miningaddr=" + c.miner.addr.EncodeAddress(),
+		"--txindex",
+		"--rejectnonstd",
+		"--nobanning",
+		"--nostalldetect",
+		"--trickleinterval=100ms",
+		"--rpcmaxwebsockets=100",
+		"--debuglevel=info",
+	}
+	c.log.Debug("starting btcd", "rpc", c.rpcAddr, "dir", c.dir)
+	c.proc, err = startProcess("btcd", c.bin, args, filepath.Join(c.dir, "btcd.out"))
+	if err != nil {
+		return err
+	}
+	if err := c.waitReady(ctx); err != nil {
+		c.proc.kill()
+		return err
+	}
+	start := time.Now()
+	n, err := c.replayBlocks(ctx)
+	if err != nil {
+		c.proc.kill()
+		return err
+	}
+	if n > 0 {
+		c.log.Debug("replayed blocks into btcd", "blocks", n, "took", time.Since(start))
+	}
+	return nil
+}
+
+func (c *Chain) waitReady(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, btcdReadyTimeout)
+	defer cancel()
+	err := Until(ctx, pollInterval, func(ctx context.Context) error {
+		if err := c.proc.exited(); err != nil {
+			return stop(err)
+		}
+		if c.client == nil {
+			cert, err := os.ReadFile(c.certPath)
+			if err != nil {
+				return fmt.Errorf("read rpc cert: %w", err)
+			}
+			client, err := rpcclient.New(&rpcclient.ConnConfig{
+				Host: c.rpcAddr, User: btcdUser, Pass: btcdPass,
+				Certificates: cert, HTTPPostMode: true,
+			}, nil)
+			if err != nil {
+				return err
+			}
+			c.client = client
+		}
+		_, err := c.Height(ctx)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("wait for btcd: %w", err)
+	}
+	return nil
+}
+
+// Height returns the chain tip's height.
+func (c *Chain) Height(ctx context.Context) (int32, error) {
+	ctx, cancel := context.WithTimeout(ctx, rpcTimeout)
+	defer cancel()
+	h, err := await(ctx, c.client.GetBlockCount)
+	if err != nil {
+		return 0, fmt.Errorf("btcd height: %w", err)
+	}
+	return int32(h), nil
+}
+
+// Mine mines n blocks and returns their hashes.
+func (c *Chain) Mine(ctx context.Context, n int) ([]*chainhash.Hash, error) {
+	if n <= 0 {
+		return nil, nil
+	}
+	c.mineMu.Lock()
+	defer c.mineMu.Unlock()
+	hashes, err := await(ctx, func() ([]*chainhash.Hash, error) { return c.client.Generate(uint32(n)) })
+	if err != nil {
+		return nil, fmt.Errorf("mine %d blocks: %w", n, err)
+	}
+	if err := c.recordBlocks(ctx, hashes); err != nil {
+		return hashes, err
+	}
+	return hashes, nil
+}
+
+// Payout is one output of a funding transaction.
+type Payout struct {
+	Address string
+	Amount  btcutil.Amount
+}
+
+// Send pays the outputs from the miner's mature coinbases in one
+// transaction and returns its id. The caller mines to confirm it.
+func (c *Chain) Send(ctx context.Context, outs []Payout) (*chainhash.Hash, error) {
+	c.miner.mu.Lock()
+	defer c.miner.mu.Unlock()
+
+	tx := wire.NewMsgTx(wire.TxVersion)
+	var need btcutil.Amount = fundingFee
+	for _, o := range outs {
+		addr, err := btcutil.DecodeAddress(o.Address, netParams)
+		if err != nil {
+			return nil, fmt.Errorf("payout address %q: %w", o.Address, err)
+		}
+		script, err := txscript.PayToAddrScript(addr)
+		if err != nil {
+			return nil, err
+		}
+		tx.AddTxOut(wire.NewTxOut(int64(o.Amount), script))
+		need += o.Amount
+	}
+
+	height, err := c.Height(ctx)
+	if err != nil {
+		return nil, err
+	}
+	minerScript, err := txscript.PayToAddrScript(c.miner.addr)
+	if err != nil {
+		return nil, err
+	}
+	var have btcutil.Amount
+	next := c.miner.NextCoinbase
+	for have < need {
+		if height-next < coinbaseMaturity {
+			return nil, fmt.Errorf("fund %v: %w (next coinbase at height %d, tip %d)", need, ErrNoFunds, next, height)
+		}
+		cb, err := c.coinbase(ctx, next)
+		if err != nil {
+			return nil, err
+		}
+		next++
+		out := cb.TxOut[0]
+		tx.AddTxIn(wire.NewTxIn(wire.NewOutPoint(ptr(cb.TxHash()), 0), nil, nil))
+		have += btcutil.Amount(out.Value)
+	}
+	if change := have - need; change > 0 {
+		tx.AddTxOut(wire.NewTxOut(int64(change), minerScript))
+	}
+	for i := range tx.TxIn {
+		sig, err := txscript.SignatureScript(tx, i, minerScript, txscript.SigHashAll, c.miner.key, true)
+		if err != nil {
+			return nil, fmt.Errorf("sign funding input %d: %w", i, err)
+		}
+		tx.TxIn[i].SignatureScript = sig
+	}
+	txid, err := await(ctx, func() (*chainhash.Hash, error) { return c.client.SendRawTransaction(tx, true) })
+	if err != nil {
+		return nil, fmt.Errorf("broadcast funding tx: %w", err)
+	}
+	c.miner.NextCoinbase = next
+	if err := c.miner.save(); err != nil {
+		return nil, err
+	}
+	return txid, nil
+}
+
+// coinbase returns the coinbase transaction of the block at height,
+// checking that it pays the miner's key.
+func (c *Chain) coinbase(ctx context.Context, height int32) (*wire.MsgTx, error) {
+	hash, err := await(ctx, func() (*chainhash.Hash, error) { return c.client.GetBlockHash(int64(height)) })
+	if err != nil {
+		return nil, fmt.Errorf("block hash at %d: %w", height, err)
+	}
+	block, err := await(ctx, func() (*wire.MsgBlock, error) { return c.client.GetBlock(hash) })
+	if err != nil {
+		return nil, fmt.Errorf("block %s: %w", hash, err)
+	}
+	cb := block.Transactions[0]
+	script, _ := txscript.PayToAddrScript(c.miner.addr)
+	if string(cb.TxOut[0].PkScript) != string(script) {
+		return nil, fmt.Errorf("coinbase at height %d does not pay the miner", height)
+	}
+	return cb, nil
+}
+
+// stop shuts btcd down: gracefully when graceful is set (its databases are
+// then safe to copy), by SIGKILL otherwise.
+func (c *Chain) stop(graceful bool) error {
+	if c.client != nil {
+		c.client.Shutdown()
+		c.client = nil
+	}
+	if c.proc == nil {
+		return nil
+	}
+	if graceful {
+		return c.proc.terminate(stopTimeout)
+	}
+	return c.proc.kill()
+}
+
+// minerWallet is the key that coinbases pay to, and how far they have been
+// spent. It is saved in the chain's directory so snapshots carry it.
+type minerWallet struct {
+	mu           sync.Mutex
+	path         string
+	key          *btcec.PrivateKey
+	addr         btcutil.Address
+	Key          string `json:"key"`
+	NextCoinbase int32  `json:"next_coinbase"`
+}
+
+func loadMinerWallet(path string) (*minerWallet, error) {
+	w := &minerWallet{path: path, NextCoinbase: 1}
+	data, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		if err := json.Unmarshal(data, w); err != nil {
+			return nil, fmt.Errorf("read miner wallet %s: %w", path, err)
+		}
+	case errors.Is(err, os.ErrNotExist):
+		key, err := btcec.NewPrivateKey()
+		if err != nil {
+			return nil, err
+		}
+		w.Key = hex.EncodeToString(key.Serialize())
+	default:
+		return nil, err
+	}
+	raw, err := hex.DecodeString(w.Key)
+	if err != nil || len(raw) != 32 {
+		return nil, fmt.Errorf("miner wallet %s: bad key", path)
+	}
+	w.key, _ = btcec.PrivKeyFromBytes(raw)
+	w.addr, err = btcutil.NewAddressPubKeyHash(btcutil.Hash160(w.key.PubKey().SerializeCompressed()), netParams)
+	if err != nil {
+		return nil, err
+	}
+	return w, w.save()
+}
+
+func (w *minerWallet) save() error {
+	data, _ := json.Marshal(w)
+	tmp := w.path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		return fmt.Errorf("save miner wallet: %w", err)
+	}
+	return os.Rename(tmp, w.path)
+}
+
+func ptr[T any](v T) *T { return &v }

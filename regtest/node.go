@@ -1,0 +1,402 @@
+package regtest
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/lightningnetwork/lnd/lnrpc"
+	"github.com/lightningnetwork/lnd/lnrpc/invoicesrpc"
+	"github.com/lightningnetwork/lnd/lnrpc/routerrpc"
+	"github.com/lightningnetwork/lnd/macaroons"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/status"
+	"gopkg.in/macaroon.v2"
+)
+
+// ErrNotRunning reports an operation on a node that is stopped or killed.
+var ErrNotRunning = errors.New("node is not running")
+
+// Node is one LND process with its own data directory. Its gRPC clients stay
+// valid across restarts: gRPC reconnects to the same address.
+type Node struct {
+	name      string
+	dir       string
+	bin       string
+	chain     *Chain
+	extraArgs []string
+	log       *slog.Logger
+
+	mu       sync.Mutex
+	rpcAddr  string
+	restAddr string
+	p2pAddr  string
+	proc     *process
+	conn     *grpc.ClientConn
+	pubKey   string
+}
+
+// Name is the node's name in the topology (alice, bob, carol).
+func (n *Node) Name() string { return n.name }
+
+// Dir is the node's lnddir.
+func (n *Node) Dir() string { return n.dir }
+
+// RPCAddr is the gRPC host:port.
+func (n *Node) RPCAddr() string { n.mu.Lock(); defer n.mu.Unlock(); return n.rpcAddr }
+
+// RESTAddr is the REST host:port.
+func (n *Node) RESTAddr() string { n.mu.Lock(); defer n.mu.Unlock(); return n.restAddr }
+
+// P2PAddr is the Lightning peer-to-peer host:port.
+func (n *Node) P2PAddr() string { n.mu.Lock(); defer n.mu.Unlock(); return n.p2pAddr }
+
+// TLSCertPath is the path of the node's TLS certificate.
+func (n *Node) TLSCertPath() string { return filepath.Join(n.dir, "tls.cert") }
+
+// AdminMacaroonPath is the path of the node's admin macaroon.
+func (n *Node) AdminMacaroonPath() string {
+	return filepath.Join(n.dir, "data", "chain", "bitcoin", "regtest", "admin.macaroon")
+}
+
+// PubKey is the node's identity key, hex encoded.
+func (n *Node) PubKey() string { n.mu.Lock(); defer n.mu.Unlock(); return n.pubKey }
+
+// Pid is the process id of the running node, 0 when it is not running.
+func (n *Node) Pid() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.proc == nil || n.proc.exited() != nil {
+		return 0
+	}
+	return n.proc.Pid()
+}
+
+// LN is the node's main gRPC client.
+func (n *Node) LN() lnrpc.LightningClient { return lnrpc.NewLightningClient(n.grpcConn()) }
+
+// Router is the node's routerrpc client (payments).
+func (n *Node) Router() routerrpc.RouterClient { return routerrpc.NewRouterClient(n.grpcConn()) }
+
+// Invoices is the node's invoicesrpc client (hold invoices).
+func (n *Node) Invoices() invoicesrpc.InvoicesClient {
+	return invoicesrpc.NewInvoicesClient(n.grpcConn())
+}
+
+// State is the node's state service client, which answers without a macaroon.
+func (n *Node) State() lnrpc.StateClient { return lnrpc.NewStateClient(n.grpcConn()) }
+
+func (n *Node) grpcConn() *grpc.ClientConn {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.conn
+}
+
+// Running reports whether the node's process is alive (paused counts).
+func (n *Node) Running() bool { return n.Pid() != 0 }
+
+// Start starts a stopped node on its data directory and waits until it is
+// ready: SERVER_ACTIVE and synced to the chain tip.
+func (n *Node) Start(ctx context.Context) error {
+	if n.Running() {
+		return fmt.Errorf("start %s: already running", n.name)
+	}
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		if err = n.startOnce(ctx, attempt > 0); err == nil {
+			return nil
+		}
+		var exit *ExitError
+		if !errors.As(err, &exit) || !strings.Contains(exit.LogTail, "address already in use") {
+			break
+		}
+		n.log.Warn("port taken meanwhile; restarting on fresh ports", "node", n.name)
+	}
+	return fmt.Errorf("start %s: %w", n.name, err)
+}
+
+func (n *Node) startOnce(ctx context.Context, freshPorts bool) error {
+	n.mu.Lock()
+	if n.rpcAddr == "" || freshPorts {
+		for _, p := range []*string{&n.rpcAddr, &n.restAddr, &n.p2pAddr} {
+			addr, err := ports.next()
+			if err != nil {
+				n.mu.Unlock()
+				return err
+			}
+			*p = addr
+		}
+		if n.conn != nil {
+			n.conn.Close()
+			n.conn = nil
+		}
+	}
+	args := n.args()
+	n.mu.Unlock()
+
+	if err := os.MkdirAll(n.dir, 0o755); err != nil {
+		return fmt.Errorf("create node dir: %w", err)
+	}
+	n.log.Debug("starting lnd", "node", n.name, "rpc", args)
+	proc, err := startProcess(n.name, n.bin, args, filepath.Join(n.dir, "lnd.out"))
+	if err != nil {
+		return err
+	}
+	n.mu.Lock()
+	n.proc = proc
+	n.mu.Unlock()
+	if err := n.waitReady(ctx); err != nil {
+		proc.kill()
+		return err
+	}
+	return nil
+}
+
+func (n *Node) args() []string {
+	user, pass := n.chain.Credentials()
+	args := []string{
+		"--lnddir=" + n.dir,
+		"--alias=" + n.name,
+		"--noseedbackup",
+		"--nobootstrap",
+		"--bitcoin.regtest",
+		"--bitcoin.node=btcd",
+		"--btcd.rpchost=" + n.chain.RPCAddr(),
+		"--btcd.rpcuser=" + user,
+		"--btcd.rpcpass=" + pass,
+		"--btcd.rpccert=" + n.chain.CertPath(),
+		"--rpclisten=" + n.rpcAddr,
+		"--restlisten=" + n.restAddr,
+		"--listen=" + n.p2pAddr,
+		"--externalip=" + n.p2pAddr,
+		"--debuglevel=info",
+		"--logging.file.disable",
+		"--logging.no-commit-hash",
+		"--accept-keysend",
+		// The harness reads failed attempts as ground truth.
+		"--keep-failed-payment-attempts",
+		"--bitcoin.defaultchanconfs=1",
+		"--bitcoin.defaultremotedelay=4",
+		"--protocol.wumbo-channels",
+		"--maxpendingchannels=10",
+		"--db.batch-commit-interval=10ms",
+		"--trickledelay=50",
+		"--gossip.sub-batch-delay=5ms",
+		"--caches.rpc-graph-cache-duration=100ms",
+		// Reconnect quickly after a restart or a cut link; the default
+		// backoff grows to an hour.
+		"--minbackoff=200ms",
+		"--maxbackoff=2s",
+		// Cutting a node from btcd is a fault we inject on purpose; the
+		// health check would shut the node down instead.
+		"--healthcheck.chainbackend.attempts=0",
+	}
+	// Later flags override earlier ones, so callers can change any of the
+	// above (point --btcd.rpchost at a proxy, say).
+	return append(args, n.extraArgs...)
+}
+
+// waitReady waits for the node to answer gRPC, reach SERVER_ACTIVE and sync
+// to btcd's tip, failing fast if the process dies.
+func (n *Node) waitReady(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, lndReadyTimeout)
+	defer cancel()
+	n.mu.Lock()
+	proc := n.proc
+	n.mu.Unlock()
+	err := Until(ctx, pollInterval, func(ctx context.Context) error {
+		if err := proc.exited(); err != nil {
+			return stop(err)
+		}
+		if n.grpcConn() == nil {
+			if err := n.dial(); err != nil {
+				return err
+			}
+		}
+		st, err := n.State().GetState(ctx, &lnrpc.GetStateRequest{})
+		if err != nil {
+			return fmt.Errorf("state: %w", err)
+		}
+		if st.State != lnrpc.WalletState_SERVER_ACTIVE {
+			return fmt.Errorf("state is %v", st.State)
+		}
+		return n.synced(ctx)
+	})
+	if err != nil {
+		return fmt.Errorf("wait for %s to be ready: %w\n--- last lines of %s ---\n%s", n.name, err, proc.logPath, tail(proc.logPath, 15))
+	}
+	return n.checkSubServers(ctx)
+}
+
+// synced is nil when the node is synced to chain at btcd's tip.
+func (n *Node) synced(ctx context.Context) error {
+	tip, err := n.chain.Height(ctx)
+	if err != nil {
+		return err
+	}
+	info, err := n.LN().GetInfo(ctx, &lnrpc.GetInfoRequest{})
+	if err != nil {
+		return fmt.Errorf("getinfo: %w", err)
+	}
+	n.mu.Lock()
+	n.pubKey = info.IdentityPubkey
+	n.mu.Unlock()
+	if !info.SyncedToChain || int32(info.BlockHeight) < tip {
+		return fmt.Errorf("at height %d of %d, synced=%v", info.BlockHeight, tip, info.SyncedToChain)
+	}
+	return nil
+}
+
+// WaitSynced waits until the node has caught up with btcd's tip, after
+// blocks were mined.
+func (n *Node) WaitSynced(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, lndReadyTimeout)
+	defer cancel()
+	if err := Until(ctx, pollInterval, n.synced); err != nil {
+		return fmt.Errorf("wait for %s to sync: %w", n.name, err)
+	}
+	return nil
+}
+
+// checkSubServers fails fast when the lnd binary lacks the sub-servers the
+// harness needs (a user-supplied lnd built without the tags).
+func (n *Node) checkSubServers(ctx context.Context) error {
+	hash := make([]byte, 32)
+	rand.Read(hash)
+	_, err := n.Invoices().LookupInvoiceV2(ctx, &invoicesrpc.LookupInvoiceMsg{
+		InvoiceRef: &invoicesrpc.LookupInvoiceMsg_PaymentHash{PaymentHash: hash},
+	})
+	if status.Code(err) == codes.Unimplemented {
+		return fmt.Errorf("%s: lnd was built without the invoicesrpc tag (want tags %s)", n.name, strings.Join(LNDTags, " "))
+	}
+	_, err = n.Router().GetMissionControlConfig(ctx, &routerrpc.GetMissionControlConfigRequest{})
+	if status.Code(err) == codes.Unimplemented {
+		return fmt.Errorf("%s: lnd was built without the routerrpc tag (want tags %s)", n.name, strings.Join(LNDTags, " "))
+	}
+	return nil
+}
+
+// dial opens the gRPC connection once the TLS certificate and the admin
+// macaroon exist.
+func (n *Node) dial() error {
+	creds, err := credentials.NewClientTLSFromFile(n.TLSCertPath(), "")
+	if err != nil {
+		return fmt.Errorf("tls cert: %w", err)
+	}
+	data, err := os.ReadFile(n.AdminMacaroonPath())
+	if err != nil {
+		return fmt.Errorf("admin macaroon: %w", err)
+	}
+	mac := &macaroon.Macaroon{}
+	if err := mac.UnmarshalBinary(data); err != nil {
+		return fmt.Errorf("admin macaroon: %w", err)
+	}
+	macCred, err := macaroons.NewMacaroonCredential(mac)
+	if err != nil {
+		return err
+	}
+	conn, err := grpc.Dial(n.RPCAddr(),
+		grpc.WithTransportCredentials(creds),
+		grpc.WithPerRPCCredentials(macCred),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20)),
+	)
+	if err != nil {
+		return fmt.Errorf("dial %s: %w", n.name, err)
+	}
+	n.mu.Lock()
+	n.conn = conn
+	n.mu.Unlock()
+	return nil
+}
+
+func (n *Node) process() (*process, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.proc == nil || n.proc.exited() != nil {
+		return nil, fmt.Errorf("%s: %w", n.name, ErrNotRunning)
+	}
+	return n.proc, nil
+}
+
+// Stop shuts the node down gracefully (StopDaemon), killing it if it does
+// not exit in time. Its data directory is then consistent.
+func (n *Node) Stop(ctx context.Context) error {
+	p, err := n.process()
+	if err != nil {
+		return nil // already stopped
+	}
+	if p.isPaused() {
+		p.resume()
+	}
+	ctx, cancel := context.WithTimeout(ctx, rpcTimeout)
+	defer cancel()
+	if _, err := n.LN().StopDaemon(ctx, &lnrpc.StopRequest{}); err != nil {
+		return p.terminate(stopTimeout)
+	}
+	return p.wait(stopTimeout)
+}
+
+// Kill sends SIGKILL to the node's process group: a crash, with no chance to
+// flush or close anything.
+func (n *Node) Kill() error {
+	p, err := n.process()
+	if err != nil {
+		return nil
+	}
+	return p.kill()
+}
+
+// Pause freezes the node with SIGSTOP: its sockets stay open but nothing
+// answers, as with a hung process or a long GC pause.
+func (n *Node) Pause() error {
+	p, err := n.process()
+	if err != nil {
+		return err
+	}
+	return p.pause()
+}
+
+// Resume continues a paused node with SIGCONT.
+func (n *Node) Resume() error {
+	p, err := n.process()
+	if err != nil {
+		return err
+	}
+	return p.resume()
+}
+
+// Paused reports whether the node is frozen by Pause.
+func (n *Node) Paused() bool {
+	p, err := n.process()
+	return err == nil && p.isPaused()
+}
+
+// Restart stops the node gracefully if it runs, starts it on the same data
+// directory and waits until it is ready. Channels come back once peers
+// reconnect: see Network.WaitReady.
+func (n *Node) Restart(ctx context.Context) error {
+	if err := n.Stop(ctx); err != nil {
+		return fmt.Errorf("restart %s: %w", n.name, err)
+	}
+	return n.Start(ctx)
+}
+
+// close kills the node and closes its connection.
+func (n *Node) close() error {
+	err := n.Kill()
+	n.mu.Lock()
+	if n.conn != nil {
+		n.conn.Close()
+		n.conn = nil
+	}
+	n.mu.Unlock()
+	return err
+}

@@ -1,0 +1,285 @@
+package regtest
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+)
+
+// A snapshot is the data directories of a funded, channel-ready network,
+// saved after a graceful shutdown. Starting from a copy skips mining,
+// funding and channel opening: the nodes only restart, sync one fresh
+// block and reconnect.
+//
+//	snapshots/<key>/
+//	    snapshot.json      settings, channel points, versions
+//	    btcd/              chain data, rpc cert, miner key
+//	    alice/ bob/ ...    lnd data dirs (wallet, channel db, tls cert)
+//
+// The key hashes every setting that shapes the network and the identity
+// of the binaries, so a snapshot is only reused by a network it fits.
+
+const snapshotFormat = 2
+
+type snapshotMeta struct {
+	Format      int           `json:"format"`
+	Key         string        `json:"key"`
+	Topology    Topology      `json:"topology"`
+	Channels    []ChannelSpec `json:"channels"`
+	LNDVersion  string        `json:"lnd_version"`
+	BtcdVersion string        `json:"btcd_version"`
+	Created     time.Time     `json:"created"`
+}
+
+func snapshotKey(cfg config, bins Binaries) string {
+	data, _ := json.Marshal(struct {
+		Format   int
+		Bins     string
+		Topology Topology
+		Capacity int64
+		Push     int64
+		UTXOs    int
+		UTXO     int64
+		Args     map[string][]string
+	}{snapshotFormat, bins.identity(), cfg.topology, int64(cfg.capacity), int64(cfg.push),
+		cfg.walletUTXOs, int64(cfg.walletUTXO), cfg.nodeArgs})
+	sum := sha256.Sum256(data)
+	return string(cfg.topology) + "-" + hex.EncodeToString(sum[:8])
+}
+
+func snapshotRoot(cfg config) (string, error) {
+	if cfg.snapshotDir != "" {
+		return cfg.snapshotDir, nil
+	}
+	d, err := CacheDir()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(d, "snapshots"), nil
+}
+
+// ensureSnapshot returns the directory of the snapshot for cfg, building
+// it first if needed. Concurrent callers wait for one builder.
+func ensureSnapshot(ctx context.Context, cfg config, bins Binaries) (string, snapshotMeta, error) {
+	root, err := snapshotRoot(cfg)
+	if err != nil {
+		return "", snapshotMeta{}, err
+	}
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return "", snapshotMeta{}, fmt.Errorf("create snapshot dir: %w", err)
+	}
+	key := snapshotKey(cfg, bins)
+	dir := filepath.Join(root, key)
+	if meta, err := readSnapshot(dir); err == nil {
+		return dir, meta, nil
+	}
+	unlock, err := lockFile(ctx, dir+".lock", func() {
+		cfg.log.Info("waiting for another process making snapshot", "key", key)
+	})
+	if err != nil {
+		return "", snapshotMeta{}, err
+	}
+	defer unlock()
+	if meta, err := readSnapshot(dir); err == nil {
+		return dir, meta, nil
+	}
+
+	cfg.log.Info("making snapshot", "key", key)
+	start := time.Now()
+	fresh := cfg
+	fresh.snapshot, fresh.keep = false, false
+	n, err := startFresh(ctx, fresh, bins)
+	if err != nil {
+		return "", snapshotMeta{}, fmt.Errorf("make snapshot: %w", err)
+	}
+	defer n.Close()
+	if err := n.shutdown(ctx); err != nil {
+		return "", snapshotMeta{}, fmt.Errorf("make snapshot: %w", err)
+	}
+	tmp, err := os.MkdirTemp(root, key+".tmp-")
+	if err != nil {
+		return "", snapshotMeta{}, err
+	}
+	defer os.RemoveAll(tmp)
+	if err := copyTree(n.dir, tmp); err != nil {
+		return "", snapshotMeta{}, fmt.Errorf("make snapshot: %w", err)
+	}
+	meta := snapshotMeta{
+		Format: snapshotFormat, Key: key, Topology: cfg.topology, Channels: n.channels,
+		LNDVersion: bins.LNDVersion, BtcdVersion: bins.BtcdVersion, Created: time.Now().UTC(),
+	}
+	data, _ := json.MarshalIndent(meta, "", "  ")
+	if err := os.WriteFile(filepath.Join(tmp, "snapshot.json"), data, 0o644); err != nil {
+		return "", snapshotMeta{}, err
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		return "", snapshotMeta{}, fmt.Errorf("install snapshot: %w", err)
+	}
+	cfg.log.Info("snapshot made", "key", key, "took", time.Since(start).Round(time.Millisecond))
+	return dir, meta, nil
+}
+
+func readSnapshot(dir string) (snapshotMeta, error) {
+	var meta snapshotMeta
+	data, err := os.ReadFile(filepath.Join(dir, "snapshot.json"))
+	if err != nil {
+		return meta, err
+	}
+	if err := json.Unmarshal(data, &meta); err != nil {
+		return meta, fmt.Errorf("snapshot %s: %w", dir, err)
+	}
+	if meta.Format != snapshotFormat {
+		return meta, fmt.Errorf("snapshot %s: format %d, want %d", dir, meta.Format, snapshotFormat)
+	}
+	return meta, nil
+}
+
+// shutdown stops every process gracefully so that the databases on disk
+// are consistent and can be copied.
+func (n *Network) shutdown(ctx context.Context) error {
+	g, gctx := errgroup.WithContext(ctx)
+	for _, node := range n.nodes {
+		g.Go(func() error { return node.Stop(gctx) })
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	return n.chain.stop(true)
+}
+
+func startFromSnapshot(ctx context.Context, cfg config, bins Binaries) (_ *Network, err error) {
+	snap, meta, err := ensureSnapshot(ctx, cfg, bins)
+	if err != nil {
+		return nil, fmt.Errorf("regtest: %w", err)
+	}
+	n, err := newNetwork(cfg, bins)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			n.Close()
+			err = fmt.Errorf("regtest: from snapshot %s: %w", meta.Key, err)
+		}
+	}()
+	if err := copyTree(snap, n.dir); err != nil {
+		return nil, err
+	}
+	os.Remove(filepath.Join(n.dir, "snapshot.json"))
+	n.channels = meta.Channels
+	if n.chain, err = startChain(ctx, bins.Btcd, filepath.Join(n.dir, "btcd"), n.log); err != nil {
+		return nil, err
+	}
+	// LND reports not synced while the tip is older than two hours: give
+	// it a fresh tip before it starts.
+	if _, err := n.chain.Mine(ctx, 1); err != nil {
+		return nil, err
+	}
+	n.addNodes()
+	g, gctx := errgroup.WithContext(ctx)
+	for _, node := range n.nodes {
+		g.Go(func() error { return node.Start(gctx) })
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	if err := n.WaitReady(ctx); err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+// copyTree copies regular files and directories from src into dst,
+// leaving out process output and ownership markers.
+func copyTree(src, dst string) error {
+	return filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, path)
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		if rel == ownerFile || strings.HasSuffix(rel, ".out") || strings.HasSuffix(rel, ".lock") || !d.Type().IsRegular() {
+			return nil
+		}
+		return copyFile(path, target)
+	})
+}
+
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	st, err := in.Stat()
+	if err != nil {
+		return err
+	}
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, st.Mode().Perm())
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return fmt.Errorf("copy %s: %w", src, err)
+	}
+	return out.Close()
+}
+
+// Run directories carry the pid of the process that made them. A run dir
+// whose owner is gone was left by a process that died without cleaning up
+// (its children died with it, through Pdeathsig); the next network removes
+// it.
+const (
+	runPrefix = "l402chaos-run-"
+	ownerFile = "owner.pid"
+)
+
+func sweepRuns(base string, log *slog.Logger) {
+	entries, err := os.ReadDir(base)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), runPrefix) {
+			continue
+		}
+		dir := filepath.Join(base, e.Name())
+		data, err := os.ReadFile(filepath.Join(dir, ownerFile))
+		if err != nil {
+			continue
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+		if err != nil || pid <= 0 || processAlive(pid) {
+			continue
+		}
+		if err := os.RemoveAll(dir); err == nil {
+			log.Info("removed run dir left by a dead process", "dir", dir, "pid", pid)
+		}
+	}
+}
+
+func processAlive(pid int) bool {
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
+}
