@@ -114,6 +114,10 @@ func (c *Chain) start(ctx context.Context) error {
 		"--nostalldetect",
 		"--trickleinterval=100ms",
 		"--rpcmaxwebsockets=100",
+		// LND does not need compact filters from btcd, and the default
+		// 250 MiB UTXO cache is allocated up front.
+		"--nocfilters",
+		"--utxocachemaxsize=16",
 		"--debuglevel=info",
 	}
 	c.log.Debug("starting btcd", "rpc", c.rpcAddr, "dir", c.dir)
@@ -132,7 +136,7 @@ func (c *Chain) start(ctx context.Context) error {
 		return err
 	}
 	if n > 0 {
-		c.log.Debug("replayed blocks into btcd", "blocks", n, "took", time.Since(start))
+		c.log.Info("replayed blocks into btcd", "blocks", n, "took", time.Since(start))
 	}
 	return nil
 }
@@ -149,9 +153,12 @@ func (c *Chain) waitReady(ctx context.Context) error {
 			if err != nil {
 				return fmt.Errorf("read rpc cert: %w", err)
 			}
+			// A websocket keeps one TLS connection open; btcd closes
+			// every HTTP POST connection after one request, which costs
+			// a TLS handshake per call.
 			client, err := rpcclient.New(&rpcclient.ConnConfig{
-				Host: c.rpcAddr, User: btcdUser, Pass: btcdPass,
-				Certificates: cert, HTTPPostMode: true,
+				Host: c.rpcAddr, Endpoint: "ws", User: btcdUser, Pass: btcdPass,
+				Certificates: cert,
 			}, nil)
 			if err != nil {
 				return err

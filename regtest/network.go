@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/btcsuite/btcd/btcutil"
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
@@ -294,9 +295,11 @@ func startFresh(ctx context.Context, cfg config, bins Binaries) (_ *Network, err
 			err = fmt.Errorf("regtest: %w", err)
 		}
 	}()
+	ph := newPhases()
 	if n.chain, err = startChain(ctx, bins.Btcd, filepath.Join(n.dir, "btcd"), n.log); err != nil {
 		return nil, err
 	}
+	ph.done("btcd")
 	n.addNodes()
 
 	// Mine past segwit activation while the nodes start.
@@ -311,16 +314,20 @@ func startFresh(ctx context.Context, cfg config, bins Binaries) (_ *Network, err
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	n.log.Info("btcd and lnd nodes up", "height", segwitHeight, "nodes", len(n.nodes))
+	ph.done("mine+lnd")
 	if err := n.fundWallets(ctx); err != nil {
 		return nil, err
 	}
+	ph.done("fund")
 	if err := n.openChannels(ctx); err != nil {
 		return nil, err
 	}
+	ph.done("open")
 	if err := n.WaitReady(ctx); err != nil {
 		return nil, err
 	}
+	ph.done("ready")
+	n.log.Info("network started", "dir", n.dir, "phases", ph)
 	return n, nil
 }
 
@@ -537,4 +544,23 @@ func (n *Network) Close() error {
 		n.closeErr = errors.Join(errs...)
 	})
 	return n.closeErr
+}
+
+// phases records how long each step of a start took, for the log.
+type phases struct {
+	last  time.Time
+	start time.Time
+	b     strings.Builder
+}
+
+func newPhases() *phases { now := time.Now(); return &phases{last: now, start: now} }
+
+func (p *phases) done(name string) {
+	now := time.Now()
+	fmt.Fprintf(&p.b, "%s=%s ", name, now.Sub(p.last).Round(time.Millisecond))
+	p.last = now
+}
+
+func (p *phases) String() string {
+	return p.b.String() + "total=" + time.Since(p.start).Round(time.Millisecond).String()
 }

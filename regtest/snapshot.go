@@ -176,19 +176,23 @@ func startFromSnapshot(ctx context.Context, cfg config, bins Binaries) (_ *Netwo
 			err = fmt.Errorf("regtest: from snapshot %s: %w", meta.Key, err)
 		}
 	}()
+	ph := newPhases()
 	if err := copyTree(snap, n.dir); err != nil {
 		return nil, err
 	}
 	os.Remove(filepath.Join(n.dir, "snapshot.json"))
+	ph.done("copy")
 	n.channels = meta.Channels
 	if n.chain, err = startChain(ctx, bins.Btcd, filepath.Join(n.dir, "btcd"), n.log); err != nil {
 		return nil, err
 	}
+	ph.done("btcd")
 	// LND reports not synced while the tip is older than two hours: give
 	// it a fresh tip before it starts.
 	if _, err := n.chain.Mine(ctx, 1); err != nil {
 		return nil, err
 	}
+	ph.done("mine")
 	n.addNodes()
 	g, gctx := errgroup.WithContext(ctx)
 	for _, node := range n.nodes {
@@ -197,9 +201,12 @@ func startFromSnapshot(ctx context.Context, cfg config, bins Binaries) (_ *Netwo
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
+	ph.done("lnd")
 	if err := n.WaitReady(ctx); err != nil {
 		return nil, err
 	}
+	ph.done("channels")
+	n.log.Info("network started from snapshot", "dir", n.dir, "phases", ph)
 	return n, nil
 }
 
@@ -255,10 +262,23 @@ const (
 	ownerFile = "owner.pid"
 )
 
+// Sweep removes the run directories under base that were left by
+// processes that no longer exist, and returns them. Every Start sweeps its
+// base directory first.
+func Sweep(base string) ([]string, error) {
+	var removed []string
+	err := sweep(base, func(dir string) { removed = append(removed, dir) })
+	return removed, err
+}
+
 func sweepRuns(base string, log *slog.Logger) {
+	sweep(base, func(dir string) { log.Info("removed run dir left by a dead process", "dir", dir) })
+}
+
+func sweep(base string, removed func(dir string)) error {
 	entries, err := os.ReadDir(base)
 	if err != nil {
-		return
+		return err
 	}
 	for _, e := range entries {
 		if !e.IsDir() || !strings.HasPrefix(e.Name(), runPrefix) {
@@ -273,10 +293,12 @@ func sweepRuns(base string, log *slog.Logger) {
 		if err != nil || pid <= 0 || processAlive(pid) {
 			continue
 		}
-		if err := os.RemoveAll(dir); err == nil {
-			log.Info("removed run dir left by a dead process", "dir", dir, "pid", pid)
+		if err := os.RemoveAll(dir); err != nil {
+			return err
 		}
+		removed(dir)
 	}
+	return nil
 }
 
 func processAlive(pid int) bool {
