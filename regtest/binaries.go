@@ -139,12 +139,12 @@ func EnsureBinaries(ctx context.Context, opts ...BuildOption) (Binaries, error) 
 	}
 	if v := os.Getenv(EnvLNDVersion); v != "" {
 		if err := WithLNDVersion(v)(&cfg); err != nil {
-			return Binaries{}, fmt.Errorf("%s: %w", EnvLNDVersion, err)
+			return Binaries{}, fmt.Errorf("%w: %s: %w", ErrInvalidConfig, EnvLNDVersion, err)
 		}
 	}
 	for _, o := range opts {
 		if err := o(&cfg); err != nil {
-			return Binaries{}, err
+			return Binaries{}, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 		}
 	}
 	if cfg.progress == nil {

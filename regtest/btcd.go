@@ -136,7 +136,7 @@ func (c *Chain) start(ctx context.Context) error {
 		return err
 	}
 	if n > 0 {
-		c.log.Info("replayed blocks into btcd", "blocks", n, "took", time.Since(start))
+		c.log.Debug("replayed blocks into btcd", "blocks", n, "took", time.Since(start))
 	}
 	return nil
 }

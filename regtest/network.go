@@ -41,6 +41,10 @@ const (
 // segwit (432), rounded up with margin. Channels need segwit.
 const segwitHeight = 500
 
+// ErrInvalidConfig marks a rejected setting: the caller's mistake, not a
+// failure of the network.
+var ErrInvalidConfig = errors.New("invalid configuration")
+
 // Defaults of the settings.
 const (
 	DefaultCapacity    = btcutil.Amount(10_000_000)
@@ -229,14 +233,14 @@ func Start(ctx context.Context, opts ...Option) (*Network, error) {
 	}
 	for _, o := range opts {
 		if err := o(&cfg); err != nil {
-			return nil, fmt.Errorf("regtest: %w", err)
+			return nil, fmt.Errorf("regtest: %w: %w", ErrInvalidConfig, err)
 		}
 	}
 	if cfg.push >= cfg.capacity {
-		return nil, fmt.Errorf("regtest: push %d sat must be below capacity %d sat", cfg.push, cfg.capacity)
+		return nil, fmt.Errorf("regtest: %w: push %d sat must be below capacity %d sat", ErrInvalidConfig, cfg.push, cfg.capacity)
 	}
 	if need := cfg.capacity + 1_000_000; cfg.walletUTXO < need {
-		return nil, fmt.Errorf("regtest: wallet outputs of %d sat cannot fund a %d sat channel", cfg.walletUTXO, cfg.capacity)
+		return nil, fmt.Errorf("regtest: %w: wallet outputs of %d sat cannot fund a %d sat channel", ErrInvalidConfig, cfg.walletUTXO, cfg.capacity)
 	}
 	var bins Binaries
 	if cfg.bins != nil {

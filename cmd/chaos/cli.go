@@ -1,0 +1,276 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/btcsuite/btcd/btcutil"
+	"github.com/l402chaos/l402chaos/regtest"
+)
+
+// Exit codes.
+const (
+	exitOK    = 0
+	exitFail  = 1
+	exitUsage = 2
+)
+
+// errUsage marks errors that are the user's invocation, not a failure.
+var errUsage = errors.New("usage")
+
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+}
+
+func commands() []command {
+	return []command{
+		{"up", "start a regtest Lightning network and stay up until interrupted", cmdUp},
+		{"build", "build (or find in the cache) the lnd and btcd binaries", cmdBuild},
+		{"version", "print the versions of chaos, lnd and btcd", cmdVersion},
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stderr)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	for _, c := range commands() {
+		if c.name != args[0] {
+			continue
+		}
+		err := c.run(ctx, args[1:], stdout, stderr)
+		switch {
+		case err == nil:
+			return exitOK
+		case errors.Is(err, flag.ErrHelp):
+			return exitOK
+		case errors.Is(err, errUsage):
+			fmt.Fprintf(stderr, "chaos %s: %v\n", c.name, err)
+			return exitUsage
+		default:
+			fmt.Fprintf(stderr, "chaos %s: %v\n", c.name, err)
+			return exitFail
+		}
+	}
+	fmt.Fprintf(stderr, "chaos: unknown command %q\n\n", args[0])
+	usage(stderr)
+	return exitUsage
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: chaos <command> [flags]")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "commands:")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Run 'chaos <command> -h' for its flags.")
+}
+
+// newFlags returns a flag set that reports errors instead of exiting.
+func newFlags(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("chaos "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+// parse parses flags, rejects positional arguments and wraps errors as
+// usage errors.
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	return nil
+}
+
+// binaryFlags are the flags that choose lnd and btcd.
+type binaryFlags struct {
+	lndBin, btcdBin, lndVersion, cacheDir string
+}
+
+func (b *binaryFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&b.lndBin, "lnd-bin", "", "use this lnd instead of building one (env "+regtest.EnvLNDBin+")")
+	fs.StringVar(&b.btcdBin, "btcd-bin", "", "use this btcd instead of building one (env "+regtest.EnvBtcdBin+")")
+	fs.StringVar(&b.lndVersion, "lnd-version", "", "lnd release to build (default "+regtest.DefaultLNDVersion+", env "+regtest.EnvLNDVersion+")")
+	fs.StringVar(&b.cacheDir, "cache-dir", "", "where binaries and snapshots are cached (env "+regtest.EnvCacheDir+")")
+}
+
+func (b *binaryFlags) options(progress io.Writer) []regtest.BuildOption {
+	opts := []regtest.BuildOption{regtest.WithProgress(progress)}
+	if b.lndVersion != "" {
+		opts = append(opts, regtest.WithLNDVersion(b.lndVersion))
+	}
+	if b.lndBin != "" {
+		opts = append(opts, regtest.WithLNDBinary(b.lndBin))
+	}
+	if b.btcdBin != "" {
+		opts = append(opts, regtest.WithBtcdBinary(b.btcdBin))
+	}
+	if b.cacheDir != "" {
+		opts = append(opts, regtest.WithCacheDir(b.cacheDir))
+	}
+	return opts
+}
+
+func cmdBuild(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("build", stderr)
+	var bf binaryFlags
+	bf.register(fs)
+	jsonOut := fs.Bool("json", false, "print the binaries as JSON")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	bins, err := regtest.EnsureBinaries(ctx, bf.options(stderr)...)
+	if errors.Is(err, regtest.ErrInvalidConfig) {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if err != nil {
+		return err
+	}
+	if *jsonOut {
+		return json.NewEncoder(stdout).Encode(bins)
+	}
+	fmt.Fprintf(stdout, "lnd   %s\n      %s\nbtcd  %s\n      %s\n", bins.LND, firstLine(bins.LNDVersion), bins.Btcd, firstLine(bins.BtcdVersion))
+	return nil
+}
+
+func cmdVersion(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("version", stderr)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	version := "(devel)"
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		version = bi.Main.Version
+	}
+	fmt.Fprintf(stdout, "chaos %s\nlnd %s (default; tags %s)\n%s %s/%s\n",
+		version, regtest.DefaultLNDVersion, strings.Join(regtest.LNDTags, ","), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	return nil
+}
+
+func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("up", stderr)
+	var bf binaryFlags
+	bf.register(fs)
+	var (
+		jsonOut  = fs.Bool("json", false, "print the connection details as one JSON object on stdout")
+		envFile  = fs.String("env-file", "", "write the connection details as KEY=value lines here (default: l402chaos.env in the run dir)")
+		topology = fs.String("topology", string(regtest.Direct), "channel graph: direct (alice -> bob) or routed (alice -> carol -> bob)")
+		capacity = fs.Int64("capacity", int64(regtest.DefaultCapacity), "capacity of each channel, in satoshis")
+		push     = fs.Int64("push", 0, "satoshis each channel's opener pushes to the other side")
+		fresh    = fs.Bool("fresh", false, "build the network from scratch instead of from a cached snapshot")
+		keep     = fs.Bool("keep", false, "keep the run directory (data and logs) after exit")
+		baseDir  = fs.String("base-dir", "", "where to create the run directory (default: the system temp dir)")
+		verbose  = fs.Bool("v", false, "log progress in detail")
+	)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	buildOpts := bf.options(stderr)
+	level := slog.LevelInfo
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	opts := []regtest.Option{
+		regtest.WithTopology(regtest.Topology(*topology)),
+		regtest.WithCapacity(btcutil.Amount(*capacity)),
+		regtest.WithPush(btcutil.Amount(*push)),
+		regtest.WithSnapshot(!*fresh),
+		regtest.WithKeepDir(*keep),
+		regtest.WithLogger(log),
+		regtest.WithBuildOptions(buildOpts...),
+	}
+	if *baseDir != "" {
+		opts = append(opts, regtest.WithBaseDir(*baseDir))
+	}
+	start := time.Now()
+	n, err := regtest.Start(ctx, opts...)
+	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("interrupted while starting: %w", err)
+		}
+		if errors.Is(err, regtest.ErrInvalidConfig) {
+			return fmt.Errorf("%w: %v", errUsage, err)
+		}
+		return err
+	}
+	defer n.Close()
+
+	info := n.Info()
+	path := *envFile
+	if path == "" {
+		path = filepath.Join(n.Dir(), "l402chaos.env")
+	}
+	if err := info.WriteEnvFile(path); err != nil {
+		return err
+	}
+	log.Info("network up", "took", time.Since(start).Round(time.Millisecond))
+	if *jsonOut {
+		out := struct {
+			regtest.Info
+			EnvFile string `json:"env_file"`
+		}{info, path}
+		if err := json.NewEncoder(stdout).Encode(out); err != nil {
+			return err
+		}
+	} else {
+		printInfo(stdout, info, path)
+	}
+
+	<-ctx.Done()
+	log.Info("interrupted; tearing the network down")
+	if err := n.Close(); err != nil {
+		return fmt.Errorf("teardown: %w", err)
+	}
+	if *keep {
+		log.Info("run directory kept", "dir", n.Dir())
+	}
+	return nil
+}
+
+func printInfo(w io.Writer, info regtest.Info, envPath string) {
+	fmt.Fprintf(w, "l402chaos: regtest network up (lnd %s, btcd %s)\n\n", firstLine(info.LNDVersion), firstLine(info.BtcdVersion))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "btcd\trpc %s\tuser %s pass %s\tcert %s\n", info.Btcd.RPC, info.Btcd.User, info.Btcd.Pass, info.Btcd.TLSCertPath)
+	for _, n := range info.Nodes {
+		fmt.Fprintf(tw, "%s\tgrpc %s\trest %s\tpubkey %s\n", n.Name, n.GRPC, n.REST, n.PubKey)
+		fmt.Fprintf(tw, "\ttls %s\tmacaroon %s\t\n", n.TLSCertPath, n.MacaroonPath)
+	}
+	for _, c := range info.Channels {
+		fmt.Fprintf(tw, "channel\t%s -> %s\t%d sat (push %d)\t%s\n", c.From, c.To, c.Capacity, c.Push, c.Point)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "\nrun dir   %s\nenv file  %s  (source it, or pass it to your client)\n\nPress Ctrl-C to stop and tear everything down.\n", info.RunDir, envPath)
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
