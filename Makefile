@@ -1,0 +1,31 @@
+GO      ?= go
+# Pinned: this module proxy serves exact versions only.
+STATICCHECK = honnef.co/go/tools/cmd/staticcheck@v0.7.0
+
+.PHONY: build binaries test bench lint fuzz clean
+
+## build: compile every package and the chaos CLI into ./bin
+build:
+	$(GO) build ./...
+	$(GO) build -o bin/chaos ./cmd/chaos
+
+## binaries: build (or find in the cache) lnd and btcd, showing progress
+binaries:
+	$(GO) run ./cmd/chaos build
+
+## test: the whole test suite against real btcd and LND processes
+test: binaries
+	$(GO) test -count=1 -timeout 30m ./...
+
+## bench: time to first payment (fresh and from a snapshot), peak RSS
+bench: binaries
+	$(GO) test -run '^$$' -bench . -benchtime 3x -timeout 30m ./regtest/
+
+## lint: formatting, vet and staticcheck
+lint:
+	@unformatted=$$(gofmt -l .); if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
+
+clean:
+	rm -rf bin
