@@ -2,10 +2,10 @@
 // one btcd that mines on demand and named LND nodes, all on loopback with
 // ephemeral ports, in one run directory.
 //
-//	            btcd (regtest, mines into the package's own key)
-//	           /      |       \            websocket RPC, TLS
-//	       alice ---- carol ---- bob       LND nodes, p2p on loopback
-//	        \__________________/           default topology: alice -> bob
+//	     btcd (regtest, mines into the package's own key)
+//	    /      |       \            websocket RPC, TLS
+//	alice ---- carol ---- bob       LND nodes, p2p on loopback
+//	 \__________________/           default topology: alice -> bob
 //
 // Start builds (or finds in the cache) the lnd and btcd binaries, starts
 // btcd, mines past segwit activation (height 500), starts the nodes, funds

@@ -168,4 +168,3 @@ func readEnv(t *testing.T, path string) map[string]string {
 	}
 	return env
 }
-
