@@ -273,6 +273,9 @@ func buildCached(ctx context.Context, cfg buildConfig) (Binaries, error) {
 	for _, f := range []string{"go.mod", "go.sum"} {
 		os.Remove(filepath.Join(tmp, f))
 	}
+	if err := os.RemoveAll(dir); err != nil { // a broken earlier build
+		return Binaries{}, fmt.Errorf("replace cached binaries: %w", err)
+	}
 	if err := os.Rename(tmp, dir); err != nil {
 		return Binaries{}, fmt.Errorf("install binaries into cache: %w", err)
 	}

@@ -4,7 +4,13 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"time"
 )
+
+// portQuarantine is how long a handed-out port is not handed out again,
+// so that a restarted node can usually get its old ports back and long
+// soaks do not run out of ports.
+const portQuarantine = 10 * time.Minute
 
 // portSet hands out free loopback ports and never hands the same port out
 // twice in one process, so that nodes started together cannot collide
@@ -12,10 +18,10 @@ import (
 // a start failure, and the caller starts again on fresh ports.
 type portSet struct {
 	mu    sync.Mutex
-	given map[int]bool
+	given map[int]time.Time
 }
 
-var ports = &portSet{given: map[int]bool{}}
+var ports = &portSet{given: map[int]time.Time{}}
 
 // next returns a loopback address with a port that was free a moment ago.
 func (s *portSet) next() (string, error) {
@@ -28,8 +34,8 @@ func (s *portSet) next() (string, error) {
 		}
 		port := l.Addr().(*net.TCPAddr).Port
 		l.Close()
-		if !s.given[port] {
-			s.given[port] = true
+		if at, ok := s.given[port]; !ok || time.Since(at) > portQuarantine {
+			s.given[port] = time.Now()
 			return fmt.Sprintf("127.0.0.1:%d", port), nil
 		}
 	}

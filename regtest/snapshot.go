@@ -126,6 +126,10 @@ func ensureSnapshot(ctx context.Context, cfg config, bins Binaries) (string, sna
 	if err := os.WriteFile(filepath.Join(tmp, "snapshot.json"), data, 0o644); err != nil {
 		return "", snapshotMeta{}, err
 	}
+	// An unreadable snapshot (older format, interrupted copy) is replaced.
+	if err := os.RemoveAll(dir); err != nil {
+		return "", snapshotMeta{}, fmt.Errorf("replace snapshot: %w", err)
+	}
 	if err := os.Rename(tmp, dir); err != nil {
 		return "", snapshotMeta{}, fmt.Errorf("install snapshot: %w", err)
 	}

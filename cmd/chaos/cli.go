@@ -208,6 +208,9 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *baseDir != "" {
 		opts = append(opts, regtest.WithBaseDir(*baseDir))
 	}
+	if bf.cacheDir != "" {
+		opts = append(opts, regtest.WithSnapshotDir(filepath.Join(bf.cacheDir, "snapshots")))
+	}
 	start := time.Now()
 	n, err := regtest.Start(ctx, opts...)
 	if err != nil {
