@@ -287,34 +287,46 @@ func (n *Node) checkSubServers(ctx context.Context) error {
 // dial opens the gRPC connection once the TLS certificate and the admin
 // macaroon exist.
 func (n *Node) dial() error {
-	creds, err := credentials.NewClientTLSFromFile(n.TLSCertPath(), "")
+	conn, err := Dial(n.RPCAddr(), n.TLSCertPath(), n.AdminMacaroonPath())
 	if err != nil {
-		return fmt.Errorf("tls cert: %w", err)
-	}
-	data, err := os.ReadFile(n.AdminMacaroonPath())
-	if err != nil {
-		return fmt.Errorf("admin macaroon: %w", err)
-	}
-	mac := &macaroon.Macaroon{}
-	if err := mac.UnmarshalBinary(data); err != nil {
-		return fmt.Errorf("admin macaroon: %w", err)
-	}
-	macCred, err := macaroons.NewMacaroonCredential(mac)
-	if err != nil {
-		return err
-	}
-	conn, err := grpc.Dial(n.RPCAddr(),
-		grpc.WithTransportCredentials(creds),
-		grpc.WithPerRPCCredentials(macCred),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20)),
-	)
-	if err != nil {
-		return fmt.Errorf("dial %s: %w", n.name, err)
+		return fmt.Errorf("%s: %w", n.name, err)
 	}
 	n.mu.Lock()
 	n.conn = conn
 	n.mu.Unlock()
 	return nil
+}
+
+// Dial opens a gRPC connection to any LND node from its RPC address, TLS
+// certificate and macaroon files: the connection that lnrpc, routerrpc and
+// invoicesrpc clients are built on. The connection is lazy: a node that is
+// not up yet fails the first call, not Dial.
+func Dial(rpcAddr, tlsCertPath, macaroonPath string) (*grpc.ClientConn, error) {
+	creds, err := credentials.NewClientTLSFromFile(tlsCertPath, "")
+	if err != nil {
+		return nil, fmt.Errorf("tls cert %s: %w", tlsCertPath, err)
+	}
+	data, err := os.ReadFile(macaroonPath)
+	if err != nil {
+		return nil, fmt.Errorf("macaroon: %w", err)
+	}
+	mac := &macaroon.Macaroon{}
+	if err := mac.UnmarshalBinary(data); err != nil {
+		return nil, fmt.Errorf("macaroon %s: %w", macaroonPath, err)
+	}
+	macCred, err := macaroons.NewMacaroonCredential(mac)
+	if err != nil {
+		return nil, fmt.Errorf("macaroon %s: %w", macaroonPath, err)
+	}
+	conn, err := grpc.NewClient(rpcAddr,
+		grpc.WithTransportCredentials(creds),
+		grpc.WithPerRPCCredentials(macCred),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20)),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("dial %s: %w", rpcAddr, err)
+	}
+	return conn, nil
 }
 
 func (n *Node) process() (*process, error) {

@@ -61,3 +61,7 @@ func await[T any](ctx context.Context, f func() (T, error)) (T, error) {
 		return zero, ctx.Err()
 	}
 }
+
+// Permanent wraps an error so that Until gives up at once: for callers
+// outside this package whose condition can no longer hold.
+func Permanent(err error) error { return stop(err) }

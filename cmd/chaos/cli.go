@@ -7,7 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
+	"os"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/btcsuite/btcd/btcutil"
+	"github.com/l402chaos/l402chaos/fakeprovider"
 	"github.com/l402chaos/l402chaos/regtest"
 )
 
@@ -37,7 +38,8 @@ type command struct {
 
 func commands() []command {
 	return []command{
-		{"up", "start a regtest Lightning network and stay up until interrupted", cmdUp},
+		{"up", "start a regtest Lightning network and an L402 provider, stay up until interrupted", cmdUp},
+		{"provider", "serve the fake L402 provider on any LND node", cmdProvider},
 		{"build", "build (or find in the cache) the lnd and btcd binaries", cmdBuild},
 		{"version", "print the versions of chaos, lnd and btcd", cmdVersion},
 	}
@@ -176,26 +178,31 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("up", stderr)
 	var bf binaryFlags
 	bf.register(fs)
+	var pf providerFlags
+	pf.register(fs)
 	var (
-		jsonOut  = fs.Bool("json", false, "print the connection details as one JSON object on stdout")
-		envFile  = fs.String("env-file", "", "write the connection details as KEY=value lines here (default: l402chaos.env in the run dir)")
-		topology = fs.String("topology", string(regtest.Direct), "channel graph: direct (alice -> bob) or routed (alice -> carol -> bob)")
-		capacity = fs.Int64("capacity", int64(regtest.DefaultCapacity), "capacity of each channel, in satoshis")
-		push     = fs.Int64("push", 0, "satoshis each channel's opener pushes to the other side")
-		fresh    = fs.Bool("fresh", false, "build the network from scratch instead of from a cached snapshot")
-		keep     = fs.Bool("keep", false, "keep the run directory (data and logs) after exit")
-		baseDir  = fs.String("base-dir", "", "where to create the run directory (default: the system temp dir)")
-		verbose  = fs.Bool("v", false, "log progress in detail")
+		noProvider = fs.Bool("no-provider", false, "start only the network, without the L402 provider on bob")
+		ledgerOut  = fs.String("ledger-out", "", "write the provider's ledger as JSON to this file on exit")
+		jsonOut    = fs.Bool("json", false, "print the connection details as one JSON object on stdout")
+		envFile    = fs.String("env-file", "", "write the connection details as KEY=value lines here (default: l402chaos.env in the run dir)")
+		topology   = fs.String("topology", string(regtest.Direct), "channel graph: direct (alice -> bob) or routed (alice -> carol -> bob)")
+		capacity   = fs.Int64("capacity", int64(regtest.DefaultCapacity), "capacity of each channel, in satoshis")
+		push       = fs.Int64("push", 0, "satoshis each channel's opener pushes to the other side")
+		fresh      = fs.Bool("fresh", false, "build the network from scratch instead of from a cached snapshot")
+		keep       = fs.Bool("keep", false, "keep the run directory (data and logs) after exit")
+		baseDir    = fs.String("base-dir", "", "where to create the run directory (default: the system temp dir)")
+		verbose    = fs.Bool("v", false, "log progress in detail")
 	)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	buildOpts := bf.options(stderr)
-	level := slog.LevelInfo
-	if *verbose {
-		level = slog.LevelDebug
+	if !*noProvider {
+		if _, _, err := pf.load(); err != nil {
+			return err // a bad provider config fails before minutes of start-up
+		}
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	buildOpts := bf.options(stderr)
+	log := newLogger(stderr, *verbose)
 	opts := []regtest.Option{
 		regtest.WithTopology(regtest.Topology(*topology)),
 		regtest.WithCapacity(btcutil.Amount(*capacity)),
@@ -225,29 +232,48 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	defer n.Close()
 
 	info := n.Info()
+	env := info.Env()
+	var p *fakeprovider.Provider
+	var pi *ProviderInfo
+	if !*noProvider {
+		bob := n.Node(regtest.Bob)
+		if p, err = startProvider(ctx, bob.LN(), bob.Invoices(), &pf, log); err != nil {
+			return fmt.Errorf("provider: %w", err)
+		}
+		defer p.Close()
+		v := providerInfo(p)
+		pi = &v
+		env += pi.Env()
+	}
 	path := *envFile
 	if path == "" {
 		path = filepath.Join(n.Dir(), "l402chaos.env")
 	}
-	if err := info.WriteEnvFile(path); err != nil {
-		return err
+	if err := writeFileAtomic(path, []byte(env)); err != nil {
+		return fmt.Errorf("write env file: %w", err)
 	}
 	log.Info("network up", "took", time.Since(start).Round(time.Millisecond))
 	if *jsonOut {
 		out := struct {
 			regtest.Info
-			EnvFile string `json:"env_file"`
-		}{info, path}
+			Provider *ProviderInfo `json:"provider,omitempty"`
+			EnvFile  string        `json:"env_file"`
+		}{info, pi, path}
 		if err := json.NewEncoder(stdout).Encode(out); err != nil {
 			return err
 		}
 	} else {
-		printInfo(stdout, info, path)
+		printInfo(stdout, info, pi, path)
 	}
 
 	<-ctx.Done()
 	log.Info("interrupted; tearing the network down")
-	if err := n.Close(); err != nil {
+	var errs []error
+	if p != nil {
+		errs = append(errs, finishProvider(p, *ledgerOut))
+	}
+	errs = append(errs, n.Close())
+	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("teardown: %w", err)
 	}
 	if *keep {
@@ -256,7 +282,15 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-func printInfo(w io.Writer, info regtest.Info, envPath string) {
+func writeFileAtomic(path string, data []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+func printInfo(w io.Writer, info regtest.Info, pi *ProviderInfo, envPath string) {
 	fmt.Fprintf(w, "l402chaos: regtest network up (lnd %s, btcd %s)\n\n", firstLine(info.LNDVersion), firstLine(info.BtcdVersion))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "btcd\trpc %s\tuser %s pass %s\tcert %s\n", info.Btcd.RPC, info.Btcd.User, info.Btcd.Pass, info.Btcd.TLSCertPath)
@@ -268,6 +302,10 @@ func printInfo(w io.Writer, info regtest.Info, envPath string) {
 		fmt.Fprintf(tw, "channel\t%s -> %s\t%d sat (push %d)\t%s\n", c.From, c.To, c.Capacity, c.Push, c.Point)
 	}
 	tw.Flush()
+	if pi != nil {
+		fmt.Fprintln(w)
+		printProvider(w, *pi)
+	}
 	fmt.Fprintf(w, "\nrun dir   %s\nenv file  %s  (source it, or pass it to your client)\n\nPress Ctrl-C to stop and tear everything down.\n", info.RunDir, envPath)
 }
 

@@ -5,7 +5,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,13 +16,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/l402chaos/l402chaos/fakeprovider"
 	"github.com/l402chaos/l402chaos/regtest"
+	"github.com/l402chaos/l402chaos/regtest/regtesttest"
 	"github.com/lightningnetwork/lnd/lnrpc"
-	"github.com/lightningnetwork/lnd/macaroons"
 	"github.com/stretchr/testify/require"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials"
-	"gopkg.in/macaroon.v2"
 )
 
 func TestUsageErrors(t *testing.T) {
@@ -39,6 +39,13 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"up", "extra"}, `unexpected argument "extra"`},
 		{[]string{"build", "--lnd-version", "0.20"}, `lnd version "0.20"`},
 		{[]string{"version", "--json"}, "flag provided but not defined"},
+		{[]string{"up", "--header", "l403"}, `unknown header generation "l403"`},
+		{[]string{"up", "--invalid-credential", "403"}, "want 401 or 402"},
+		{[]string{"up", "--provider-config", "/nonexistent.json"}, "no such file"},
+		{[]string{"up", "--listen", "nowhere"}, `http address "nowhere"`},
+		{[]string{"provider"}, "--lnd-rpc is required"},
+		{[]string{"provider", "--lnd-rpc", "127.0.0.1:1"}, "--tlscert is required"},
+		{[]string{"provider", "--lnd-rpc", "127.0.0.1:1", "--tlscert", "/nonexistent", "--macaroon", "/nonexistent"}, "no such file"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
@@ -88,7 +95,8 @@ func TestUpJSONThenInterrupt(t *testing.T) {
 	require.True(t, lines.Scan(), "chaos up printed nothing: %v", lines.Err())
 	var info struct {
 		regtest.Info
-		EnvFile string `json:"env_file"`
+		Provider *ProviderInfo `json:"provider"`
+		EnvFile  string        `json:"env_file"`
 	}
 	require.NoError(t, json.Unmarshal(lines.Bytes(), &info), "stdout must be one JSON object: %s", lines.Text())
 	require.Equal(t, "regtest", info.Network)
@@ -117,6 +125,13 @@ func TestUpJSONThenInterrupt(t *testing.T) {
 	require.Equal(t, "regtest", env["LND_NETWORK"])
 	require.Equal(t, info.Nodes[1].PubKey, env["BOB_LND_PUBKEY"])
 
+	// The provider runs on bob and challenges.
+	require.NotNil(t, info.Provider)
+	require.Equal(t, info.Provider.URL, env["L402CHAOS_PROVIDER_URL"])
+	require.Equal(t, info.Provider.ControlURL, env["L402CHAOS_CONTROL_URL"])
+	requireChallenge(t, env["L402CHAOS_SERVICE_DATA_URL"]+"quote")
+	addrs = append(addrs, strings.TrimPrefix(info.Provider.URL, "http://"), info.Provider.GRPC, strings.TrimPrefix(info.Provider.ControlURL, "http://"))
+
 	require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
@@ -138,15 +153,7 @@ func TestUpJSONThenInterrupt(t *testing.T) {
 
 func getInfo(t *testing.T, ctx context.Context, addr, certPath, macPath string) *lnrpc.GetInfoResponse {
 	t.Helper()
-	creds, err := credentials.NewClientTLSFromFile(certPath, "")
-	require.NoError(t, err)
-	data, err := os.ReadFile(macPath)
-	require.NoError(t, err)
-	mac := &macaroon.Macaroon{}
-	require.NoError(t, mac.UnmarshalBinary(data))
-	macCred, err := macaroons.NewMacaroonCredential(mac)
-	require.NoError(t, err)
-	conn, err := grpc.Dial(addr, grpc.WithTransportCredentials(creds), grpc.WithPerRPCCredentials(macCred))
+	conn, err := regtest.Dial(addr, certPath, macPath)
 	require.NoError(t, err)
 	defer conn.Close()
 	resp, err := lnrpc.NewLightningClient(conn).GetInfo(ctx, &lnrpc.GetInfoRequest{})
@@ -167,4 +174,49 @@ func readEnv(t *testing.T, path string) map[string]string {
 		env[k] = v
 	}
 	return env
+}
+
+func requireChallenge(t *testing.T, url string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusPaymentRequired, resp.StatusCode)
+	require.Contains(t, resp.Header.Get("WWW-Authenticate"), `L402 version="0", token="`)
+}
+
+// TestProviderOnAnyLND runs "chaos provider" against a node it did not
+// start, as a user pointing it at their own LND would.
+func TestProviderOnAnyLND(t *testing.T) {
+	n := regtesttest.Start(t)
+	bob := n.Node(regtest.Bob)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	ledgerPath := filepath.Join(t.TempDir(), "ledger.json")
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"provider", "--json", "--lnd-rpc", bob.RPCAddr(), "--tlscert", bob.TLSCertPath(),
+			"--macaroon", bob.AdminMacaroonPath(), "--header", "aperture", "--ledger-out", ledgerPath}, pw, os.Stderr)
+		pw.Close()
+	}()
+	lines := bufio.NewScanner(pr)
+	require.True(t, lines.Scan(), "chaos provider printed nothing")
+	var pi ProviderInfo
+	require.NoError(t, json.Unmarshal(lines.Bytes(), &pi), "stdout must be one JSON object: %s", lines.Text())
+	require.Equal(t, fakeprovider.GenAperture, pi.Profile.Header.Generation)
+	resp, err := http.Get(pi.URL + "/data/x")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusPaymentRequired, resp.StatusCode)
+	require.Len(t, resp.Header.Values("WWW-Authenticate"), 2)
+	cancel()
+	require.Equal(t, exitOK, <-done)
+	data, err := os.ReadFile(ledgerPath)
+	require.NoError(t, err)
+	var snap fakeprovider.Snapshot
+	require.NoError(t, json.Unmarshal(data, &snap))
+	require.Len(t, snap.Requests, 1)
+	require.Len(t, snap.Invoices, 1)
+	require.Equal(t, fakeprovider.InvoiceOpen, snap.Invoices[0].State)
 }

@@ -1,0 +1,191 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/l402chaos/l402chaos/fakeprovider"
+	"github.com/l402chaos/l402chaos/regtest"
+	"github.com/lightningnetwork/lnd/lnrpc"
+	"github.com/lightningnetwork/lnd/lnrpc/invoicesrpc"
+)
+
+// ProviderInfo locates a running provider.
+type ProviderInfo struct {
+	URL        string                 `json:"url"`
+	GRPC       string                 `json:"grpc"`
+	ControlURL string                 `json:"control_url"`
+	Services   []fakeprovider.Service `json:"services"`
+	Profile    fakeprovider.Profile   `json:"profile"`
+}
+
+func providerInfo(p *fakeprovider.Provider) ProviderInfo {
+	return ProviderInfo{URL: p.URL(), GRPC: p.GRPCAddr(), ControlURL: p.ControlURL(), Services: p.Services(), Profile: p.Profile()}
+}
+
+// Env is the provider's part of the env file.
+func (pi ProviderInfo) Env() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "L402CHAOS_PROVIDER_URL=%s\n", pi.URL)
+	fmt.Fprintf(&b, "L402CHAOS_PROVIDER_GRPC=%s\n", pi.GRPC)
+	fmt.Fprintf(&b, "L402CHAOS_CONTROL_URL=%s\n", pi.ControlURL)
+	for _, s := range pi.Services {
+		fmt.Fprintf(&b, "L402CHAOS_SERVICE_%s_URL=%s/%s/\n", strings.ToUpper(strings.ReplaceAll(s.Name, "-", "_")), pi.URL, s.Name)
+	}
+	return b.String()
+}
+
+func printProvider(w io.Writer, pi ProviderInfo) {
+	fmt.Fprintf(w, "provider  %s  (gRPC %s)\ncontrol   %s\n", pi.URL, pi.GRPC, pi.ControlURL)
+	for _, s := range pi.Services {
+		fmt.Fprintf(w, "service   %s/%s/  %d sat per %s\n", pi.URL, s.Name, s.PriceSat, s.Pricing)
+	}
+}
+
+// providerFlags are the provider settings shared by up and provider.
+type providerFlags struct {
+	config                  string
+	header                  string
+	invalid                 int
+	addr, grpcAddr, ctlAddr string
+}
+
+func (f *providerFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.config, "provider-config", "", "provider configuration file (JSON: services and profile; default: data per token, ops per request)")
+	fs.StringVar(&f.header, "header", "", "challenge header generation: l402, l402-legacy, lsat or aperture (default: from the config, else l402)")
+	fs.IntVar(&f.invalid, "invalid-credential", 0, "status for credentials that do not verify: 401 or 402 (default: from the config, else 402)")
+	fs.StringVar(&f.addr, "listen", "127.0.0.1:0", "address of the L402 HTTP API")
+	fs.StringVar(&f.grpcAddr, "grpc-listen", "127.0.0.1:0", "address of the L402 gRPC API")
+	fs.StringVar(&f.ctlAddr, "control-listen", "127.0.0.1:0", "address of the control API (keep it on loopback)")
+}
+
+// load builds the configuration; any problem is a usage error.
+func (f *providerFlags) load() (fakeprovider.Config, []fakeprovider.Option, error) {
+	cfg := fakeprovider.DefaultConfig()
+	if f.config != "" {
+		var err error
+		if cfg, err = fakeprovider.LoadConfig(f.config); err != nil {
+			return cfg, nil, fmt.Errorf("%w: %v", errUsage, err)
+		}
+	}
+	if f.header != "" {
+		cfg.Profile.Header.Generation = fakeprovider.Generation(f.header)
+	}
+	if f.invalid != 0 {
+		cfg.Profile.InvalidCredential = f.invalid
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, nil, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	return cfg, []fakeprovider.Option{fakeprovider.WithAddrs(f.addr, f.grpcAddr, f.ctlAddr)}, nil
+}
+
+// startProvider serves a provider on an LND connection.
+func startProvider(ctx context.Context, ln lnrpc.LightningClient, inv invoicesrpc.InvoicesClient, pf *providerFlags, log *slog.Logger) (*fakeprovider.Provider, error) {
+	cfg, opts, err := pf.load()
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, fakeprovider.WithLogger(log))
+	p, err := fakeprovider.Start(ctx, fakeprovider.NewLND(ln, inv), cfg, opts...)
+	if errors.Is(err, fakeprovider.ErrInvalidConfig) {
+		return nil, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	return p, err
+}
+
+// probeTimeout bounds the first call to a user's LND.
+const probeTimeout = 30 * time.Second
+
+func cmdProvider(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("provider", stderr)
+	var pf providerFlags
+	pf.register(fs)
+	var (
+		rpc     = fs.String("lnd-rpc", "", "the provider's LND gRPC address, host:port (required)")
+		cert    = fs.String("tlscert", "", "that LND's tls.cert (required)")
+		mac     = fs.String("macaroon", "", "a macaroon allowed to create, read, settle and cancel invoices, e.g. invoice.macaroon or admin.macaroon (required)")
+		jsonOut = fs.Bool("json", false, "print the provider's addresses as one JSON object on stdout")
+		ledger  = fs.String("ledger-out", "", "write the ledger as JSON to this file on exit")
+		verbose = fs.Bool("v", false, "log every request")
+	)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	for _, f := range []struct{ name, v string }{{"--lnd-rpc", *rpc}, {"--tlscert", *cert}, {"--macaroon", *mac}} {
+		if f.v == "" {
+			return fmt.Errorf("%w: %s is required", errUsage, f.name)
+		}
+	}
+	for _, path := range []string{*cert, *mac} {
+		if _, err := os.Stat(path); err != nil {
+			return fmt.Errorf("%w: %v", errUsage, err)
+		}
+	}
+	log := newLogger(stderr, *verbose)
+	conn, err := regtest.Dial(*rpc, *cert, *mac)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	defer conn.Close()
+	ln := lnrpc.NewLightningClient(conn)
+	pctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	gi, err := ln.GetInfo(pctx, &lnrpc.GetInfoRequest{})
+	cancel()
+	if err != nil {
+		return fmt.Errorf("reach lnd at %s: %w", *rpc, err)
+	}
+	log.Info("lnd reached", "alias", gi.Alias, "pubkey", gi.IdentityPubkey[:12], "network", gi.Chains)
+
+	p, err := startProvider(ctx, ln, invoicesrpc.NewInvoicesClient(conn), &pf, log)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	pi := providerInfo(p)
+	if *jsonOut {
+		if err := json.NewEncoder(stdout).Encode(pi); err != nil {
+			return err
+		}
+	} else {
+		printProvider(stdout, pi)
+		fmt.Fprintln(stdout, "\nPress Ctrl-C to stop.")
+	}
+	<-ctx.Done()
+	log.Info("interrupted; stopping the provider")
+	return finishProvider(p, *ledger)
+}
+
+// finishProvider writes the ledger if asked and stops the provider.
+func finishProvider(p *fakeprovider.Provider, ledgerPath string) error {
+	var errs []error
+	if ledgerPath != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
+		snap, err := p.Ledger(ctx)
+		cancel()
+		errs = append(errs, err)
+		data, err := snap.MarshalIndent()
+		if err == nil {
+			err = os.WriteFile(ledgerPath, data, 0o644)
+		}
+		errs = append(errs, err)
+	}
+	errs = append(errs, p.Close())
+	return errors.Join(errs...)
+}
+
+func newLogger(w io.Writer, verbose bool) *slog.Logger {
+	level := slog.LevelInfo
+	if verbose {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+}

@@ -1,0 +1,305 @@
+package fakeprovider
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/lightningnetwork/lnd/lntypes"
+)
+
+// The ledger is the provider's ground truth, the record that checkers hold
+// a client's claims against. It keeps every request, challenge, invoice,
+// side effect and delivery, in order. It never holds a macaroon, preimage
+// or root key: tokens are named by their id, payments by their hash.
+
+// CredentialRecord is the credential a request presented.
+type CredentialRecord struct {
+	Scheme      string `json:"scheme"`
+	TokenID     string `json:"token_id,omitempty"`
+	PaymentHash string `json:"payment_hash,omitempty"`
+	Valid       bool   `json:"valid"`
+	Reason      string `json:"reason,omitempty"` // why it was refused
+}
+
+// ChallengeRecord is a 402 challenge the provider issued.
+type ChallengeRecord struct {
+	Service string `json:"service"`
+	TokenID string `json:"token_id"`
+	// PaymentHash is the hash the macaroon commits to; InvoiceHash is the
+	// invoice's. They differ only under the hash-mismatch knob.
+	PaymentHash string `json:"payment_hash"`
+	InvoiceHash string `json:"invoice_hash"`
+	Invoice     string `json:"invoice"`
+	AmountMsat  int64  `json:"amount_msat"`
+	Hold        bool   `json:"hold,omitempty"`
+	Knob        string `json:"knob,omitempty"` // the challenge knob applied
+}
+
+// Request is one HTTP or gRPC request and what the provider did with it.
+type Request struct {
+	Seq        int64             `json:"seq"`
+	Time       time.Time         `json:"time"`
+	Transport  string            `json:"transport"` // "http" or "grpc"
+	Method     string            `json:"method"`
+	Path       string            `json:"path"`
+	Service    string            `json:"service,omitempty"`
+	Key        string            `json:"key,omitempty"` // Idempotency-Key: the purchase
+	Credential *CredentialRecord `json:"credential,omitempty"`
+	Status     int               `json:"status"`
+	Challenge  *ChallengeRecord  `json:"challenge,omitempty"`
+	SideEffect int64             `json:"side_effect,omitempty"` // seq of the side effect it executed
+	Replayed   bool              `json:"replayed,omitempty"`    // a stored idempotent response
+	Knobs      []string          `json:"knobs,omitempty"`       // "id:kind" of the knobs that fired
+	Error      string            `json:"error,omitempty"`
+}
+
+// InvoiceRecord is an invoice the provider minted, with the state last
+// read from its node.
+type InvoiceRecord struct {
+	PaymentHash    string       `json:"payment_hash"`
+	PaymentRequest string       `json:"payment_request"`
+	AmountMsat     int64        `json:"amount_msat"`
+	Hold           bool         `json:"hold,omitempty"`
+	State          InvoiceState `json:"state"`
+	PaidMsat       int64        `json:"paid_msat"`
+	Created        time.Time    `json:"created"`
+	Expiry         Duration     `json:"expiry"`
+	Settled        *time.Time   `json:"settled,omitempty"`
+	Service        string       `json:"service"`
+	RequestSeq     int64        `json:"request_seq"`
+	Error          string       `json:"error,omitempty"` // the last failure to read it
+}
+
+// SideEffect is a POST operation the provider executed.
+type SideEffect struct {
+	Seq         int64     `json:"seq"`
+	RequestSeq  int64     `json:"request_seq"`
+	Time        time.Time `json:"time"`
+	Service     string    `json:"service"`
+	Path        string    `json:"path"`
+	Key         string    `json:"key,omitempty"`
+	BodySHA256  string    `json:"body_sha256"`
+	TokenID     string    `json:"token_id"`
+	PaymentHash string    `json:"payment_hash"`
+}
+
+// Delivery is a paid answer the provider wrote in full.
+type Delivery struct {
+	Seq         int64     `json:"seq"`
+	RequestSeq  int64     `json:"request_seq"`
+	Time        time.Time `json:"time"`
+	Method      string    `json:"method"`
+	Path        string    `json:"path"`
+	Service     string    `json:"service"`
+	Key         string    `json:"key,omitempty"`
+	TokenID     string    `json:"token_id"`
+	PaymentHash string    `json:"payment_hash"`
+	Status      int       `json:"status"`
+	BodySHA256  string    `json:"body_sha256"`
+	Replayed    bool      `json:"replayed,omitempty"`
+}
+
+// Event is something that happened to the provider itself (a restart).
+type Event struct {
+	Time   time.Time `json:"time"`
+	Kind   string    `json:"kind"`
+	Detail string    `json:"detail,omitempty"`
+}
+
+// Snapshot is the exported ledger.
+type Snapshot struct {
+	Exported    time.Time       `json:"exported"`
+	Requests    []Request       `json:"requests"`
+	Invoices    []InvoiceRecord `json:"invoices"`
+	SideEffects []SideEffect    `json:"side_effects"`
+	Deliveries  []Delivery      `json:"deliveries"`
+	Knobs       []Knob          `json:"knobs"`
+	Events      []Event         `json:"events"`
+}
+
+// ledger is safe for concurrent use.
+type ledger struct {
+	mu          sync.Mutex
+	seq         int64
+	requests    []Request
+	invoices    []*InvoiceRecord
+	byHash      map[string]*InvoiceRecord
+	sideEffects []SideEffect
+	deliveries  []Delivery
+	events      []Event
+	running     map[int64]bool // requests begun and not yet recorded
+}
+
+func newLedger() *ledger {
+	return &ledger{byHash: map[string]*InvoiceRecord{}, running: map[int64]bool{}}
+}
+
+// begin numbers a new request and marks it running until addRequest.
+func (l *ledger) begin() int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.seq++
+	l.running[l.seq] = true
+	return l.seq
+}
+
+func (l *ledger) addRequest(r Request) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.running, r.Seq)
+	l.requests = append(l.requests, r)
+}
+
+// settled reports whether every request begun up to seq mark is recorded.
+// A client can read its answer a moment before the provider has recorded
+// the delivery; an export waits for that moment to pass.
+func (l *ledger) settled(mark int64) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for s := range l.running {
+		if s <= mark {
+			return fmt.Errorf("request %d still running", s)
+		}
+	}
+	return nil
+}
+
+func (l *ledger) mark() int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.seq
+}
+
+func (l *ledger) addInvoice(r InvoiceRecord) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, ok := l.byHash[r.PaymentHash]; ok {
+		return // a reused invoice is recorded once
+	}
+	rec := r
+	l.invoices = append(l.invoices, &rec)
+	l.byHash[r.PaymentHash] = &rec
+}
+
+func (l *ledger) addSideEffect(s SideEffect) int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.seq++
+	s.Seq = l.seq
+	l.sideEffects = append(l.sideEffects, s)
+	return s.Seq
+}
+
+func (l *ledger) addDelivery(d Delivery) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.seq++
+	d.Seq = l.seq
+	l.deliveries = append(l.deliveries, d)
+}
+
+func (l *ledger) addEvent(kind, detail string, now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.events = append(l.events, Event{Time: now, Kind: kind, Detail: detail})
+}
+
+func (l *ledger) setInvoice(hash string, inv *Invoice, err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	rec, ok := l.byHash[hash]
+	if !ok {
+		return
+	}
+	if err != nil {
+		rec.Error = err.Error()
+		return
+	}
+	rec.Error = ""
+	rec.State = inv.State
+	rec.PaidMsat = inv.PaidMsat
+	if !inv.Settled.IsZero() {
+		t := inv.Settled
+		rec.Settled = &t
+	}
+}
+
+// paidInvoice returns the newest invoice known settled, for the
+// reused-invoice knob.
+func (l *ledger) paidInvoice() (InvoiceRecord, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i := len(l.invoices) - 1; i >= 0; i-- {
+		if l.invoices[i].State == InvoiceSettled {
+			return *l.invoices[i], true
+		}
+	}
+	return InvoiceRecord{}, false
+}
+
+func (l *ledger) invoice(hash string) (InvoiceRecord, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	rec, ok := l.byHash[hash]
+	if !ok {
+		return InvoiceRecord{}, false
+	}
+	return *rec, true
+}
+
+func (l *ledger) openInvoices() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for _, r := range l.invoices {
+		if !r.State.Final() {
+			out = append(out, r.PaymentHash)
+		}
+	}
+	return out
+}
+
+// refresh reads the state of every invoice not yet final from the node.
+// Failures are kept on the record and joined into the error; what could be
+// read is updated.
+func (l *ledger) refresh(ctx context.Context, ln Lightning) error {
+	var errs []error
+	for _, h := range l.openInvoices() {
+		hash, err := lntypes.MakeHashFromStr(h)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		inv, err := ln.LookupInvoice(ctx, hash)
+		l.setInvoice(h, inv, err)
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (l *ledger) snapshot(now time.Time, ks []Knob) Snapshot {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s := Snapshot{
+		Exported:    now,
+		Requests:    append([]Request{}, l.requests...),
+		SideEffects: append([]SideEffect{}, l.sideEffects...),
+		Deliveries:  append([]Delivery{}, l.deliveries...),
+		Invoices:    make([]InvoiceRecord, 0, len(l.invoices)),
+		Knobs:       ks,
+		Events:      append([]Event{}, l.events...),
+	}
+	for _, r := range l.invoices {
+		s.Invoices = append(s.Invoices, *r)
+	}
+	return s
+}
+
+// MarshalIndent is the snapshot as indented JSON, for files.
+func (s Snapshot) MarshalIndent() ([]byte, error) { return json.MarshalIndent(s, "", "  ") }

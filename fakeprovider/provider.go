@@ -1,0 +1,397 @@
+package fakeprovider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/l402chaos/l402chaos/regtest"
+	"github.com/lightningnetwork/lnd/lntypes"
+	"google.golang.org/grpc"
+)
+
+// Provider is an L402 provider: a correct one until a knob says otherwise.
+type Provider struct {
+	ln       Lightning
+	log      *slog.Logger
+	now      func() time.Time
+	services map[string]Service
+	order    []string
+	limiter  limiter
+
+	mu      sync.Mutex
+	prof    Profile
+	spent   map[string]string // per-request token -> purchase key
+	secrets *secrets
+	knobs   knobs
+	ledger  *ledger
+	idem    *idempotency
+	holds   *holds
+
+	ctx    context.Context // ends at Close
+	cancel context.CancelFunc
+
+	srv     sync.Mutex // guards the servers below across Restart
+	addrs   addrs
+	httpSrv *http.Server
+	grpcSrv *grpc.Server
+	ctlSrv  *http.Server
+	down    bool
+	closed  bool
+}
+
+// rebindTimeout bounds waiting for a port to be free again after a
+// restart.
+const rebindTimeout = 10 * time.Second
+
+// ledgerWait bounds how long an export waits for running requests.
+const ledgerWait = 30 * time.Second
+
+type addrs struct{ http, grpc, control string }
+
+type options struct {
+	log   *slog.Logger
+	now   func() time.Time
+	addrs addrs
+}
+
+// Option configures a Provider.
+type Option func(*options) error
+
+// WithLogger sets the logger (default: discard).
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) error {
+		if l == nil {
+			return fmt.Errorf("%w: nil logger", ErrInvalidConfig)
+		}
+		o.log = l
+		return nil
+	}
+}
+
+// WithClock sets the clock that caveats and knob windows read.
+func WithClock(now func() time.Time) Option {
+	return func(o *options) error {
+		if now == nil {
+			return fmt.Errorf("%w: nil clock", ErrInvalidConfig)
+		}
+		o.now = now
+		return nil
+	}
+}
+
+func validAddr(name, addr string) error {
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return fmt.Errorf("%w: %s address %q: %w", ErrInvalidConfig, name, addr, err)
+	}
+	return nil
+}
+
+// WithAddrs sets the listen addresses of the L402 HTTP API, the gRPC API
+// and the control API (default: 127.0.0.1:0, an ephemeral port each).
+func WithAddrs(httpAddr, grpcAddr, controlAddr string) Option {
+	return func(o *options) error {
+		for _, a := range [][2]string{{"http", httpAddr}, {"grpc", grpcAddr}, {"control", controlAddr}} {
+			if err := validAddr(a[0], a[1]); err != nil {
+				return err
+			}
+		}
+		o.addrs = addrs{httpAddr, grpcAddr, controlAddr}
+		return nil
+	}
+}
+
+// New makes a provider without listening: its ServeHTTP can be mounted
+// anywhere. Start also listens.
+func New(ln Lightning, cfg Config, opts ...Option) (*Provider, error) {
+	if ln == nil {
+		return nil, fmt.Errorf("%w: nil Lightning", ErrInvalidConfig)
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	o := options{
+		log:   slog.New(slog.DiscardHandler),
+		now:   time.Now,
+		addrs: addrs{"127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"},
+	}
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return nil, err
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	p := &Provider{
+		ln: ln, log: o.log, now: o.now, services: map[string]Service{},
+		prof: cfg.Profile, spent: map[string]string{}, secrets: newSecrets(),
+		ledger: newLedger(), idem: &idempotency{entries: map[string]*idemEntry{}},
+		holds: newHolds(ctx, ln, o.log), ctx: ctx, cancel: cancel, addrs: o.addrs,
+	}
+	for _, s := range cfg.Services {
+		p.services[s.Name] = s
+		p.order = append(p.order, s.Name)
+	}
+	p.limiter = limiter{services: p.services, now: o.now}
+	return p, nil
+}
+
+// Start makes a provider and serves its three APIs. Close stops it.
+func Start(ctx context.Context, ln Lightning, cfg Config, opts ...Option) (*Provider, error) {
+	p, err := New(ln, cfg, opts...)
+	if err != nil {
+		return nil, err
+	}
+	p.srv.Lock()
+	defer p.srv.Unlock()
+	if err := p.listenControl(); err != nil {
+		p.cancel()
+		return nil, err
+	}
+	if err := p.listenAPIs(ctx); err != nil {
+		_ = p.ctlSrv.Close()
+		p.cancel()
+		return nil, err
+	}
+	p.log.Info("provider up", "http", p.addrs.http, "grpc", p.addrs.grpc, "control", p.addrs.control)
+	return p, nil
+}
+
+func (p *Provider) listenControl() error {
+	l, err := net.Listen("tcp", p.addrs.control)
+	if err != nil {
+		return fmt.Errorf("control listener: %w", err)
+	}
+	p.addrs.control = l.Addr().String()
+	p.ctlSrv = &http.Server{Handler: p.controlHandler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = p.ctlSrv.Serve(l) }()
+	return nil
+}
+
+// listenAPIs (re)binds the L402 HTTP and gRPC listeners. After a restart
+// they come back on the same ports; a port still held for a moment is
+// retried.
+func (p *Provider) listenAPIs(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, rebindTimeout)
+	defer cancel()
+	listen := func(addr string) (net.Listener, error) {
+		var l net.Listener
+		err := regtest.Until(ctx, 50*time.Millisecond, func(context.Context) error {
+			var err error
+			l, err = net.Listen("tcp", addr)
+			if errors.Is(err, syscall.EADDRINUSE) && !strings.HasSuffix(addr, ":0") {
+				return err
+			}
+			if err != nil {
+				return regtest.Permanent(err)
+			}
+			return nil
+		})
+		return l, err
+	}
+	hl, err := listen(p.addrs.http)
+	if err != nil {
+		return fmt.Errorf("http listener: %w", err)
+	}
+	gl, err := listen(p.addrs.grpc)
+	if err != nil {
+		_ = hl.Close()
+		return fmt.Errorf("grpc listener: %w", err)
+	}
+	p.addrs.http, p.addrs.grpc = hl.Addr().String(), gl.Addr().String()
+	p.httpSrv = &http.Server{Handler: p, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10}
+	p.grpcSrv = p.newGRPCServer()
+	go func() { _ = p.httpSrv.Serve(hl) }()
+	go func() { _ = p.grpcSrv.Serve(gl) }()
+	p.down = false
+	return nil
+}
+
+// URL is the base URL of the L402 HTTP API, e.g. http://127.0.0.1:8402.
+func (p *Provider) URL() string { p.srv.Lock(); defer p.srv.Unlock(); return "http://" + p.addrs.http }
+
+// GRPCAddr is the host:port of the gRPC L402 API.
+func (p *Provider) GRPCAddr() string { p.srv.Lock(); defer p.srv.Unlock(); return p.addrs.grpc }
+
+// ControlURL is the base URL of the control API.
+func (p *Provider) ControlURL() string {
+	p.srv.Lock()
+	defer p.srv.Unlock()
+	return "http://" + p.addrs.control
+}
+
+// Services lists the configured services in order.
+func (p *Provider) Services() []Service {
+	out := make([]Service, 0, len(p.order))
+	for _, n := range p.order {
+		out = append(out, p.services[n])
+	}
+	return out
+}
+
+func (p *Provider) service(path string) (Service, bool) {
+	name, _, _ := strings.Cut(strings.TrimPrefix(path, "/"), "/")
+	s, ok := p.services[name]
+	return s, ok
+}
+
+func (p *Provider) profile() Profile { p.mu.Lock(); defer p.mu.Unlock(); return p.prof }
+
+// Profile returns the current profile.
+func (p *Provider) Profile() Profile { return p.profile() }
+
+// SetProfile changes how the provider speaks L402 from the next request.
+func (p *Provider) SetProfile(pr Profile) error {
+	if err := pr.Validate(); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.prof = pr
+	return nil
+}
+
+// Arm arms a knob and returns it with its id.
+func (p *Provider) Arm(k Knob) (Knob, error) { return p.knobs.arm(k, p.now()) }
+
+// Disarm removes an armed knob.
+func (p *Provider) Disarm(id string) error { return p.knobs.disarm(id) }
+
+// Knobs lists the armed knobs with how often each has fired.
+func (p *Provider) Knobs() []Knob { return p.knobs.snapshot() }
+
+// Reset disarms every knob. The ledger, tokens and stored answers stay:
+// they are the record of what happened.
+func (p *Provider) Reset() { p.knobs.reset() }
+
+// RevokeToken deletes a token's root key; it will not verify again.
+func (p *Provider) RevokeToken(tokenID string) error { return p.secrets.revoke(tokenID) }
+
+// Ledger exports the ledger. It first waits for the requests already
+// running to be recorded (a client may hold its answer a moment before the
+// provider records the delivery; a request held by a delay knob is waited
+// for too, up to ctx's deadline or ledgerWait), then reads every
+// unfinished invoice's state from the node. If either falls short, the
+// snapshot is still returned, with the error.
+func (p *Provider) Ledger(ctx context.Context) (Snapshot, error) {
+	wctx, cancel := context.WithTimeout(ctx, ledgerWait)
+	defer cancel()
+	mark := p.ledger.mark()
+	waitErr := regtest.Until(wctx, 5*time.Millisecond, func(context.Context) error { return p.ledger.settled(mark) })
+	err := errors.Join(waitErr, p.ledger.refresh(ctx, p.ln))
+	return p.ledger.snapshot(p.now(), p.knobs.snapshot()), err
+}
+
+// Requests is how many requests the ledger holds.
+func (p *Provider) Requests() int {
+	p.ledger.mu.Lock()
+	defer p.ledger.mu.Unlock()
+	return len(p.ledger.requests)
+}
+
+// Invoice reads one of the provider's invoices from the node.
+func (p *Provider) Invoice(ctx context.Context, hash lntypes.Hash) (InvoiceRecord, error) {
+	if _, ok := p.ledger.invoice(hash.String()); !ok {
+		return InvoiceRecord{}, fmt.Errorf("invoice %s: %w", short(hash), ErrNotFound)
+	}
+	inv, err := p.ln.LookupInvoice(ctx, hash)
+	p.ledger.setInvoice(hash.String(), inv, err)
+	rec, _ := p.ledger.invoice(hash.String())
+	return rec, err
+}
+
+// SettleInvoice settles an accepted hold invoice.
+func (p *Provider) SettleInvoice(ctx context.Context, hash lntypes.Hash) error {
+	if err := p.holds.settle(ctx, hash); err != nil {
+		return err
+	}
+	_, err := p.Invoice(ctx, hash)
+	return err
+}
+
+// CancelInvoice cancels a hold invoice, open or accepted.
+func (p *Provider) CancelInvoice(ctx context.Context, hash lntypes.Hash) error {
+	if err := p.holds.cancel(ctx, hash); err != nil {
+		return err
+	}
+	_, err := p.Invoice(ctx, hash)
+	return err
+}
+
+// WaitInvoice waits until one of the provider's invoices reaches state
+// (ACCEPTED: the payer's HTLC is locked in).
+func (p *Provider) WaitInvoice(ctx context.Context, hash lntypes.Hash, state InvoiceState) error {
+	if _, ok := p.ledger.invoice(hash.String()); !ok {
+		return fmt.Errorf("invoice %s: %w", short(hash), ErrNotFound)
+	}
+	return p.holds.wait(ctx, hash, state)
+}
+
+// Restart takes the L402 HTTP and gRPC APIs down, cutting every open
+// connection, and brings them back on the same ports after down. With
+// forget, the provider also loses its root keys (every token stops
+// verifying), its stored idempotent answers and its spent tokens, as a
+// provider without durable state would. The control API stays up.
+func (p *Provider) Restart(ctx context.Context, down time.Duration, forget bool) error {
+	p.srv.Lock()
+	defer p.srv.Unlock()
+	if p.closed {
+		return fmt.Errorf("restart: provider closed")
+	}
+	if p.httpSrv == nil {
+		return fmt.Errorf("restart: provider is not listening (made with New, not Start)")
+	}
+	p.log.Info("provider restart", "down", down, "forget", forget)
+	p.ledger.addEvent("restart", fmt.Sprintf("down %s forget %v", down, forget), p.now())
+	_ = p.httpSrv.Close()
+	p.grpcSrv.Stop()
+	p.down = true
+	if forget {
+		p.secrets.forget()
+		p.idem.reset()
+		p.mu.Lock()
+		clear(p.spent)
+		p.mu.Unlock()
+	}
+	t := time.NewTimer(down)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+		return fmt.Errorf("restart: %w (APIs left down)", ctx.Err())
+	}
+	if err := p.listenAPIs(ctx); err != nil {
+		return fmt.Errorf("restart: %w", err)
+	}
+	p.ledger.addEvent("up", "", p.now())
+	return nil
+}
+
+// Close stops every API and the background work on hold invoices. It is
+// idempotent. Open hold invoices stay as they are on the node.
+func (p *Provider) Close() error {
+	p.srv.Lock()
+	if p.closed {
+		p.srv.Unlock()
+		return nil
+	}
+	p.closed = true
+	var errs []error
+	if p.httpSrv != nil {
+		errs = append(errs, p.httpSrv.Close())
+		p.grpcSrv.Stop()
+	}
+	if p.ctlSrv != nil {
+		errs = append(errs, p.ctlSrv.Close())
+	}
+	p.srv.Unlock()
+	p.cancel()
+	p.holds.close()
+	return errors.Join(errs...)
+}
