@@ -40,6 +40,7 @@ func commands() []command {
 	return []command{
 		{"up", "start a regtest Lightning network and an L402 provider, stay up until interrupted", cmdUp},
 		{"provider", "serve the fake L402 provider on any LND node", cmdProvider},
+		{"client", "buy one L402 purchase with the reference client (exec adapter protocol v1)", cmdClient},
 		{"build", "build (or find in the cache) the lnd and btcd binaries", cmdBuild},
 		{"version", "print the versions of chaos, lnd and btcd", cmdVersion},
 	}
@@ -58,7 +59,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			continue
 		}
 		err := c.run(ctx, args[1:], stdout, stderr)
+		var code exitCode
 		switch {
+		case errors.As(err, &code):
+			return int(code)
 		case err == nil:
 			return exitOK
 		case errors.Is(err, flag.ErrHelp):
