@@ -169,14 +169,11 @@ func (p *Provider) controlHandler() http.Handler {
 	})
 	mux.HandleFunc("GET /invoices/{hash}", func(w http.ResponseWriter, r *http.Request) {
 		h, err := pathHash(r)
-		if err == nil {
-			var rec InvoiceRecord
-			if rec, err = p.Invoice(r.Context(), h); err == nil {
-				writeJSON(w, http.StatusOK, rec)
-				return
-			}
+		if err != nil {
+			writeError(w, err)
+			return
 		}
-		writeError(w, err)
+		p.writeInvoice(w, r, h)
 	})
 	mux.HandleFunc("GET /invoices/{hash}/wait", func(w http.ResponseWriter, r *http.Request) {
 		h, err := pathHash(r)
@@ -204,12 +201,7 @@ func (p *Provider) controlHandler() http.Handler {
 			writeError(w, err)
 			return
 		}
-		rec, err := p.Invoice(r.Context(), h)
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, rec)
+		p.writeInvoice(w, r, h)
 	})
 	resolve := func(f func(context.Context, lntypes.Hash) error) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
@@ -221,12 +213,7 @@ func (p *Provider) controlHandler() http.Handler {
 				writeError(w, err)
 				return
 			}
-			rec, err := p.Invoice(r.Context(), h)
-			if err != nil {
-				writeError(w, err)
-				return
-			}
-			writeJSON(w, http.StatusOK, rec)
+			p.writeInvoice(w, r, h)
 		}
 	}
 	mux.HandleFunc("POST /invoices/{hash}/settle", resolve(p.SettleInvoice))
@@ -255,4 +242,14 @@ func (p *Provider) controlHandler() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"url": p.URL(), "grpc_addr": p.GRPCAddr()})
 	})
 	return mux
+}
+
+// writeInvoice answers an invoice's current state, read from the node.
+func (p *Provider) writeInvoice(w http.ResponseWriter, r *http.Request, h lntypes.Hash) {
+	rec, err := p.Invoice(r.Context(), h)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, rec)
 }
