@@ -660,16 +660,24 @@ func (r *run) deliver(ctx context.Context) (*Outcome, error) {
 			now := c.clock.Now()
 			if firstReject.IsZero() {
 				firstReject = now
+				// The window, not the retrier, decides when to stop:
+				// MaxElapsed leaves room for one backoff past it.
 				rt = newRetrier(RetryPolicy{
 					Attempts: int(^uint(0) >> 1), Initial: c.retry.Initial, Max: c.retry.Max,
-					MaxElapsed: max(c.paidRejectWindow, time.Nanosecond), MaxRetryAfter: c.paidRejectWindow,
+					MaxElapsed: max(c.paidRejectWindow+c.retry.Max, time.Nanosecond), MaxRetryAfter: c.paidRejectWindow,
 				}, c.clock, c.rnd)
 			}
-			d, ok := rt.next(retryAfter(resp.header, now))
-			if !ok || now.Sub(firstReject) >= c.paidRejectWindow {
+			ra := retryAfter(resp.header, now)
+			d, ok := rt.next(ra)
+			left := c.paidRejectWindow - now.Sub(firstReject)
+			if !ok || left <= 0 || ra > left {
 				_ = c.store.DropToken(r.service, p.settled.PaymentHash)
 				return r.undelivered(CredentialRejected, fmt.Sprintf("paid credential rejected with %d for %s", resp.status, now.Sub(firstReject)), resp)
 			}
+			// A delay that would overshoot the window is cut short, so
+			// the last try comes at the window's end instead of not at
+			// all.
+			d = min(d, left)
 			r.log.Warn("paid credential rejected, retrying", "hash", short(p.settled.hash()), "status", resp.status, "in", d)
 			if err := sleep(ctx, c.clock, d); err != nil {
 				return r.finishNoRecord(PaidNotDelivered, Transient, "delivery interrupted: "+err.Error(), resp)
