@@ -17,9 +17,19 @@ binaries:
 test: binaries
 	$(GO) test -count=1 -timeout 30m ./...
 
-## bench: time to first payment (fresh and from a snapshot), peak RSS
+## bench: time to first payment (fresh and from a snapshot), peak RSS;
+## a client purchase against the raw LND payment, and the journal's cost
 bench: binaries
 	$(GO) test -run '^$$' -bench . -benchtime 3x -timeout 30m ./regtest/
+	$(GO) test -run '^$$' -bench . -benchtime 20x -timeout 30m ./client/
+
+## fuzz: each fuzz target for FUZZTIME (default 60s)
+FUZZTIME ?= 60s
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzParseAuthorization$$' -fuzztime $(FUZZTIME) ./fakeprovider/
+	$(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME) ./fakeprovider/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseChallenges$$' -fuzztime $(FUZZTIME) ./client/
+	$(GO) test -run '^$$' -fuzz '^FuzzChallengeRoundTrip$$' -fuzztime $(FUZZTIME) ./client/
 
 ## lint: formatting, vet and staticcheck
 lint:
