@@ -53,7 +53,7 @@ func (p *Provider) serveGRPC(_ any, stream grpc.ServerStream) error {
 		return status.Error(codes.InvalidArgument, "read request: "+err.Error())
 	}
 	md, _ := metadata.FromIncomingContext(ctx)
-	in := &incoming{transport: "grpc", method: http.MethodPost, path: grpcPath(method), body: mustBinary(rawMessage{&msg})}
+	in := &incoming{transport: "grpc", method: http.MethodPost, path: grpcPath(method), body: msg.ProtoReflect().GetUnknown()}
 	if keys := md.Get("idempotency-key"); len(keys) > 0 {
 		in.key = keys[0]
 	}
@@ -109,12 +109,6 @@ func grpcPath(method string) string {
 	svc, _, _ := strings.Cut(strings.TrimPrefix(method, "/"), ".")
 	return "/" + svc + method
 }
-
-type rawMessage struct{ m *emptypb.Empty }
-
-// MarshalBinary gives the request's bytes (its unknown fields), for the
-// body hash of the operation.
-func (r rawMessage) MarshalBinary() ([]byte, error) { return r.m.ProtoReflect().GetUnknown(), nil }
 
 func grpcMessage(a *answer) string {
 	if a.status == http.StatusPaymentRequired {

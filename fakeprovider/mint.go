@@ -123,11 +123,10 @@ type challenger struct {
 	service Service
 	knob    *Knob
 	// results, for the ledger
-	invoice    *Invoice
-	macHash    lntypes.Hash
-	hold       bool
-	applied    string
-	fellBackTo string
+	invoice *Invoice
+	macHash lntypes.Hash
+	hold    bool
+	applied string
 }
 
 func (c *challenger) Stop() {}
@@ -171,7 +170,7 @@ func (c *challenger) NewChallenge(priceSat int64) (string, lntypes.Hash, error) 
 				c.macHash = h
 				return rec.PaymentRequest, h, nil
 			}
-			c.applied, c.fellBackTo = "", "no paid invoice to reuse yet"
+			c.applied = "" // no paid invoice to reuse yet: a plain challenge
 		}
 	}
 	inv, err := c.p.ln.AddInvoice(c.ctx, req)

@@ -43,7 +43,6 @@ type Provider struct {
 	httpSrv *http.Server
 	grpcSrv *grpc.Server
 	ctlSrv  *http.Server
-	down    bool
 	closed  bool
 }
 
@@ -209,7 +208,6 @@ func (p *Provider) listenAPIs(ctx context.Context) error {
 	p.grpcSrv = p.newGRPCServer()
 	go func() { _ = p.httpSrv.Serve(hl) }()
 	go func() { _ = p.grpcSrv.Serve(gl) }()
-	p.down = false
 	return nil
 }
 
@@ -351,7 +349,6 @@ func (p *Provider) Restart(ctx context.Context, down time.Duration, forget bool)
 	p.ledger.addEvent("restart", fmt.Sprintf("down %s forget %v", down, forget), p.now())
 	_ = p.httpSrv.Close()
 	p.grpcSrv.Stop()
-	p.down = true
 	if forget {
 		p.secrets.forget()
 		p.idem.reset()

@@ -1,6 +1,7 @@
 package fakeprovider
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -102,7 +103,7 @@ func (p *Provider) handle(ctx context.Context, in *incoming, rec *Request) *answ
 	}
 
 	if in.cred == nil {
-		return withDelay(p.challenge(ctx, info, svc, rec, http.StatusPaymentRequired))
+		return withDelay(p.challenge(ctx, info, svc, rec))
 	}
 	cred := in.cred
 	tok := tokenID(cred.ID)
@@ -119,7 +120,7 @@ func (p *Provider) handle(ctx context.Context, in *incoming, rec *Request) *answ
 			reason = "root key rotated"
 		}
 		rec.Credential.Reason = reason
-		return withDelay(p.challenge(ctx, info, svc, rec, http.StatusPaymentRequired))
+		return withDelay(p.challenge(ctx, info, svc, rec))
 	}
 	if svc.Pricing == PerRequest && !p.spend(tok, in.key) {
 		rec.Credential.Valid = false
@@ -151,11 +152,11 @@ func (p *Provider) refuse(ctx context.Context, info *reqInfo, svc Service, rec *
 	if p.profile().InvalidCredential == http.StatusUnauthorized {
 		return &answer{status: http.StatusUnauthorized, body: errorBody("invalid credential: " + why.Error())}
 	}
-	return p.challenge(ctx, info, svc, rec, http.StatusPaymentRequired)
+	return p.challenge(ctx, info, svc, rec)
 }
 
 // challenge mints a token and an invoice and answers 402.
-func (p *Provider) challenge(ctx context.Context, info *reqInfo, svc Service, rec *Request, status int) *answer {
+func (p *Provider) challenge(ctx context.Context, info *reqInfo, svc Service, rec *Request) *answer {
 	ch := &challenger{ctx: ctx, p: p, service: svc}
 	if k, ok := p.knobs.take(info, p.now(), ExpiredInvoice, AmountlessInvoice, OverpricedInvoice, HashMismatch, ReusedInvoice, HoldInvoice); ok {
 		ch.knob = &k
@@ -169,7 +170,7 @@ func (p *Provider) challenge(ctx context.Context, info *reqInfo, svc Service, re
 	if ch.applied != "" {
 		rec.Knobs = append(rec.Knobs, ch.applied)
 	}
-	_, id, err := decodeMacaroon(mustBinary(mac))
+	id, err := l402.DecodeIdentifier(bytes.NewReader(mac.Id()))
 	if err != nil {
 		rec.Error = "decode minted macaroon: " + err.Error()
 		return &answer{status: http.StatusInternalServerError, body: errorBody("internal error")}
@@ -192,12 +193,7 @@ func (p *Provider) challenge(ctx context.Context, info *reqInfo, svc Service, re
 		return &answer{status: http.StatusInternalServerError, body: errorBody("internal error")}
 	}
 	body, _ := json.Marshal(map[string]any{"error": "payment required", "service": svc.Name, "price_sat": svc.PriceSat})
-	return &answer{status: status, challenges: values, body: body}
-}
-
-func mustBinary(m interface{ MarshalBinary() ([]byte, error) }) []byte {
-	b, _ := m.MarshalBinary()
-	return b
+	return &answer{status: http.StatusPaymentRequired, challenges: values, body: body}
 }
 
 // spend binds a per-request token to the purchase it pays for. A replay of

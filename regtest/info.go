@@ -2,7 +2,6 @@ package regtest
 
 import (
 	"fmt"
-	"os"
 	"strings"
 )
 
@@ -88,15 +87,6 @@ func (i Info) Env() string {
 	put("BTCD_RPCPASS", i.Btcd.Pass)
 	put("BTCD_RPCCERT", i.Btcd.TLSCertPath)
 	return b.String()
-}
-
-// WriteEnvFile writes Env to path, atomically.
-func (i Info) WriteEnvFile(path string) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(i.Env()), 0o644); err != nil {
-		return fmt.Errorf("write env file: %w", err)
-	}
-	return os.Rename(tmp, path)
 }
 
 // shellQuote leaves plain values bare (so the file also works as a Docker

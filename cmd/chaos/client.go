@@ -21,7 +21,6 @@ import (
 	"github.com/lightningnetwork/lnd/lnrpc"
 	"github.com/lightningnetwork/lnd/lnrpc/routerrpc"
 	"github.com/lightningnetwork/lnd/lntypes"
-	"google.golang.org/grpc"
 )
 
 // chaos client is the reference client behind the exec adapter protocol
@@ -176,7 +175,7 @@ func buyOnce(ctx context.Context, log *slog.Logger) AdapterResult {
 		return failed(fmt.Errorf("config: lnd: %w", err))
 	}
 	defer conn.Close()
-	payer, err := client.NewLNDPayer(lnrpcClient(conn), routerClient(conn))
+	payer, err := client.NewLNDPayer(lnrpc.NewLightningClient(conn), routerrpc.NewRouterClient(conn))
 	if err != nil {
 		return failed(fmt.Errorf("config: %w", err))
 	}
@@ -230,12 +229,4 @@ func buyOnce(ctx context.Context, log *slog.Logger) AdapterResult {
 		res.Error = err.Error()
 	}
 	return res
-}
-
-func lnrpcClient(conn grpc.ClientConnInterface) lnrpc.LightningClient {
-	return lnrpc.NewLightningClient(conn)
-}
-
-func routerClient(conn grpc.ClientConnInterface) routerrpc.RouterClient {
-	return routerrpc.NewRouterClient(conn)
 }
