@@ -160,6 +160,11 @@ func (c *challenger) NewChallenge(priceSat int64) (string, lntypes.Hash, error) 
 			req.Hold = pre.Hash()
 			c.hold = true
 		case ReusedInvoice:
+			// The ledger's states are as last read: read the unfinished
+			// invoices again, or a payment since then would be missed.
+			if err := c.p.ledger.refresh(c.ctx, c.p.ln); err != nil {
+				c.p.log.Warn("reused-invoice: some invoice states could not be read", "err", err)
+			}
 			if rec, ok := c.p.ledger.paidInvoice(); ok {
 				h, err := lntypes.MakeHashFromStr(rec.PaymentHash)
 				if err != nil {

@@ -272,6 +272,22 @@ func TestTokenReuseAndPerRequestPricing(t *testing.T) {
 	require.Len(t, s.Invoices, 4) // two bought, two challenges on refusal
 }
 
+// The reused-invoice knob finds an invoice paid since the last ledger
+// export: nothing here reads the ledger before the knob fires.
+func TestReusedInvoiceSeesFreshPayments(t *testing.T) {
+	n := network(t)
+	p := fakeprovidertest.Start(t, n.Node("bob"), fakeprovider.DefaultConfig())
+	r, c, _ := buy(t, n, http.MethodGet, p.URL()+"/data/a", "", nil)
+	require.Equal(t, http.StatusOK, r.status)
+	_, err := p.Arm(fakeprovider.Knob{Kind: fakeprovider.ReusedInvoice, Times: 1})
+	require.NoError(t, err)
+	r = send(t, http.MethodGet, p.URL()+"/data/b", "", "", nil)
+	require.Equal(t, http.StatusPaymentRequired, r.status)
+	again := parseChallenge(t, r.header.Values("WWW-Authenticate")[0])
+	require.Equal(t, c.invoice, again.invoice, "the fresh challenge carries the invoice already paid")
+	require.NotEqual(t, c.macaroon.Id(), again.macaroon.Id(), "under a new token")
+}
+
 func TestIdempotencyKey(t *testing.T) {
 	n := network(t)
 	p := fakeprovidertest.Start(t, n.Node("bob"), fakeprovider.DefaultConfig())
