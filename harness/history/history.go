@@ -1,0 +1,191 @@
+package history
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+)
+
+// History is a run's events in index order.
+type History []Event
+
+// Op is an invocation paired with its completion. Complete is nil while
+// the operation is open (a history cut short, or a harness failure).
+type Op struct {
+	Invoke   Event
+	Complete *Event
+}
+
+// Type is the completion's type, or Info for an open operation: an
+// operation that never completed may have happened.
+func (o Op) Type() Type {
+	if o.Complete == nil {
+		return Info
+	}
+	return o.Complete.Type
+}
+
+// Ops pairs every Invoke with the next completion on its process.
+func (h History) Ops() []Op {
+	open := map[int]int{} // process -> index into ops
+	var ops []Op
+	for i := range h {
+		e := h[i]
+		if e.Process == Nemesis {
+			continue
+		}
+		switch {
+		case e.Type == Invoke:
+			open[e.Process] = len(ops)
+			ops = append(ops, Op{Invoke: e})
+		case e.Type.Completes():
+			if j, ok := open[e.Process]; ok {
+				ops[j].Complete = &h[i]
+				delete(open, e.Process)
+			}
+		}
+	}
+	return ops
+}
+
+// Window is the time a fault was active: from its fault.start to its
+// fault.stop, or to the end of the history if it never stopped.
+type Window struct {
+	Fault       string
+	Detail      string
+	Start, Stop Event
+	Open        bool // never stopped
+}
+
+// Contains reports whether t falls inside the window.
+func (w Window) Contains(t time.Duration) bool {
+	return t >= w.Start.Time && (w.Open || t <= w.Stop.Time)
+}
+
+// Faults returns the fault windows in start order. A fault.stop closes the
+// oldest open window of the same fault name.
+func (h History) Faults() []Window {
+	var ws []Window
+	for _, e := range h {
+		if e.Process != Nemesis {
+			continue
+		}
+		switch e.F {
+		case FaultStart:
+			ws = append(ws, Window{Fault: e.Fault, Detail: e.Detail, Start: e, Open: true})
+		case FaultStop:
+			for i := range ws {
+				if ws[i].Open && ws[i].Fault == e.Fault {
+					ws[i].Stop, ws[i].Open = e, false
+					break
+				}
+			}
+		}
+	}
+	return ws
+}
+
+// Keys returns the purchase keys in order of first invocation.
+func (h History) Keys() []string {
+	seen := map[string]bool{}
+	var keys []string
+	for _, e := range h {
+		if e.Type == Invoke && e.Key != "" && !seen[e.Key] {
+			seen[e.Key] = true
+			keys = append(keys, e.Key)
+		}
+	}
+	return keys
+}
+
+// Validate checks the history's shape: indices in order, known types,
+// times that never go back, at most one open operation per process, and
+// no completion without an invocation.
+func (h History) Validate() error {
+	open := map[int]bool{}
+	var errs []error
+	for i, e := range h {
+		if e.Index != int64(i) {
+			errs = append(errs, fmt.Errorf("event %d: index %d", i, e.Index))
+		}
+		if !e.Type.Valid() {
+			errs = append(errs, fmt.Errorf("event %d: unknown type %q", i, e.Type))
+		}
+		if i > 0 && e.Time < h[i-1].Time {
+			errs = append(errs, fmt.Errorf("event %d: time goes back", i))
+		}
+		if e.Process == Nemesis {
+			continue
+		}
+		switch {
+		case e.Type == Invoke && open[e.Process]:
+			errs = append(errs, fmt.Errorf("event %d: process %d invoked twice without completing", i, e.Process))
+		case e.Type == Invoke:
+			open[e.Process] = true
+		case e.Type.Completes() && !open[e.Process]:
+			errs = append(errs, fmt.Errorf("event %d: process %d completes nothing", i, e.Process))
+		case e.Type.Completes():
+			delete(open, e.Process)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Recorder appends events with indices and times from one monotonic clock.
+// It is safe for concurrent use.
+type Recorder struct {
+	mu     sync.Mutex
+	start  time.Time
+	since  func(time.Time) time.Duration
+	events History
+	// sink, if set, sees every event as it is recorded (a live log).
+	sink func(Event)
+}
+
+// NewRecorder starts a history now. sink may be nil.
+func NewRecorder(sink func(Event)) *Recorder {
+	return &Recorder{start: time.Now(), since: time.Since, sink: sink}
+}
+
+// Started is the wall-clock time the history began.
+func (r *Recorder) Started() time.Time { return r.start }
+
+// Since converts a wall-clock time (read with a monotonic reading) into
+// history time.
+func (r *Recorder) Since(t time.Time) time.Duration { return t.Sub(r.start) }
+
+// Add records e, filling its index and time, and returns the stored event.
+func (r *Recorder) Add(e Event) Event {
+	r.mu.Lock()
+	e.Index = int64(len(r.events))
+	e.Time = r.since(r.start)
+	if n := len(r.events); n > 0 && e.Time < r.events[n-1].Time {
+		e.Time = r.events[n-1].Time
+	}
+	r.events = append(r.events, e)
+	sink := r.sink
+	r.mu.Unlock()
+	if sink != nil {
+		sink(e)
+	}
+	return e
+}
+
+// History returns a copy of the events so far.
+func (r *Recorder) History() History {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append(History(nil), r.events...)
+}
+
+// Sorted returns the indices of m's keys in order: a helper for witnesses.
+func Sorted(m map[int64]bool) []int64 {
+	out := make([]int64, 0, len(m))
+	for i := range m {
+		out = append(out, i)
+	}
+	sort.Slice(out, func(a, b int) bool { return out[a] < out[b] })
+	return out
+}

@@ -1,0 +1,199 @@
+package history
+
+import "time"
+
+// Truth is what the ledgers said after the run, every fault healed: the
+// facts the checkers hold a client's claims against. Times are wall-clock
+// times from the machine that ran the network; Started converts them into
+// history time.
+type Truth struct {
+	// Started is the wall-clock time of the history's first event.
+	Started   time.Time `json:"started"`
+	Collected time.Time `json:"collected"`
+	// Plan is what the harness asked of the client.
+	Plan Plan `json:"plan"`
+	// Payer and Payee name the client's node and the provider's node.
+	Payer string `json:"payer"`
+	Payee string `json:"payee"`
+	// Payments are the payer node's payments, incomplete and failed ones
+	// included.
+	Payments []Payment `json:"payments"`
+	// Invoices are the payee node's invoices, with the provider's view of
+	// each (hold, the challenge it answered).
+	Invoices []Invoice `json:"invoices"`
+	// The provider's ledger.
+	Requests    []Request    `json:"requests"`
+	SideEffects []SideEffect `json:"side_effects"`
+	Deliveries  []Delivery   `json:"deliveries"`
+	// Pending are the HTLCs still pending on any channel of any node.
+	Pending []HTLC `json:"pending"`
+	// Balances are each node's channel balances before and after the run.
+	Before map[string]Balance `json:"before"`
+	After  map[string]Balance `json:"after"`
+	// Errors are the harness's own failures while collecting: any of them
+	// makes a checker that needs the missing fact answer Unknown.
+	Errors []string `json:"errors,omitempty"`
+}
+
+// Plan is the traffic the harness drove.
+type Plan struct {
+	Purchases []PlannedPurchase `json:"purchases"`
+	// BudgetMsat is the client's total budget; 0 for none.
+	BudgetMsat int64 `json:"budget_msat,omitempty"`
+}
+
+// PlannedPurchase is one purchase key.
+type PlannedPurchase struct {
+	Key    string `json:"key"`
+	Method string `json:"method"`
+	URL    string `json:"url"`
+	// Path is the URL's path at the provider: requests with it belong to
+	// this purchase.
+	Path        string `json:"path"`
+	MaxCostMsat int64  `json:"max_cost_msat"`
+}
+
+// Payment statuses, as lnd names them.
+const (
+	PaymentInitiated = "INITIATED"
+	PaymentInFlight  = "IN_FLIGHT"
+	PaymentSucceeded = "SUCCEEDED"
+	PaymentFailed    = "FAILED"
+)
+
+// Payment is one payment of the payer node.
+type Payment struct {
+	Hash      string    `json:"hash"`
+	Status    string    `json:"status"`
+	ValueMsat int64     `json:"value_msat"`
+	FeeMsat   int64     `json:"fee_msat"`
+	Created   time.Time `json:"created"`
+	// Resolved is when the last HTLC attempt resolved; zero while in
+	// flight.
+	Resolved      time.Time `json:"resolved,omitzero"`
+	FailureReason string    `json:"failure_reason,omitempty"`
+	Attempts      []Attempt `json:"attempts,omitempty"`
+}
+
+// Attempt is one HTLC attempt of a payment.
+type Attempt struct {
+	Status    string    `json:"status"`
+	Attempted time.Time `json:"attempted"`
+	Resolved  time.Time `json:"resolved,omitzero"`
+	Failure   string    `json:"failure,omitempty"`
+}
+
+// Invoice states, as lnd names them.
+const (
+	InvoiceOpen     = "OPEN"
+	InvoiceAccepted = "ACCEPTED"
+	InvoiceSettled  = "SETTLED"
+	InvoiceCanceled = "CANCELED"
+)
+
+// Invoice is one invoice of the payee node.
+type Invoice struct {
+	Hash        string        `json:"hash"`
+	State       string        `json:"state"`
+	ValueMsat   int64         `json:"value_msat"`
+	AmtPaidMsat int64         `json:"amt_paid_msat"`
+	Created     time.Time     `json:"created"`
+	Settled     time.Time     `json:"settled,omitzero"`
+	Expiry      time.Duration `json:"expiry"`
+	Hold        bool          `json:"hold,omitempty"`
+}
+
+// Request is one request the provider answered.
+type Request struct {
+	Seq    int64     `json:"seq"`
+	Time   time.Time `json:"time"`
+	Method string    `json:"method"`
+	Path   string    `json:"path"`
+	// Key is the Idempotency-Key header; Purchase is the purchase the
+	// harness maps the request to (by its path).
+	Key      string `json:"key,omitempty"`
+	Purchase string `json:"purchase,omitempty"`
+	Status   int    `json:"status"`
+	// RetryAfter is the Retry-After the answer carried.
+	RetryAfter time.Duration `json:"retry_after,omitempty"`
+	// Challenge, when the answer was a 402.
+	InvoiceHash   string `json:"invoice_hash,omitempty"`
+	MacaroonHash  string `json:"macaroon_hash,omitempty"` // differs from InvoiceHash under hash-mismatch
+	AmountMsat    int64  `json:"amount_msat,omitempty"`   // the invoice's amount; 0 for amountless
+	ChallengeKnob string `json:"challenge_knob,omitempty"`
+	// Credential, when the request carried one.
+	CredentialHash  string   `json:"credential_hash,omitempty"`
+	CredentialValid bool     `json:"credential_valid,omitempty"`
+	CredentialError string   `json:"credential_error,omitempty"`
+	SideEffect      int64    `json:"side_effect,omitempty"`
+	Replayed        bool     `json:"replayed,omitempty"`
+	Knobs           []string `json:"knobs,omitempty"`
+	Error           string   `json:"error,omitempty"`
+}
+
+// SideEffect is a POST operation the provider executed.
+type SideEffect struct {
+	Seq         int64     `json:"seq"`
+	RequestSeq  int64     `json:"request_seq"`
+	Time        time.Time `json:"time"`
+	Path        string    `json:"path"`
+	Key         string    `json:"key,omitempty"`
+	Purchase    string    `json:"purchase,omitempty"`
+	PaymentHash string    `json:"payment_hash"`
+}
+
+// Delivery is a paid answer the provider wrote in full.
+type Delivery struct {
+	Seq         int64     `json:"seq"`
+	RequestSeq  int64     `json:"request_seq"`
+	Time        time.Time `json:"time"`
+	Path        string    `json:"path"`
+	Key         string    `json:"key,omitempty"`
+	Purchase    string    `json:"purchase,omitempty"`
+	PaymentHash string    `json:"payment_hash"`
+	Status      int       `json:"status"`
+	BodySHA256  string    `json:"body_sha256"`
+	Replayed    bool      `json:"replayed,omitempty"`
+}
+
+// HTLC is an HTLC still pending on a channel.
+type HTLC struct {
+	Node        string `json:"node"`
+	Channel     string `json:"channel"`
+	Hash        string `json:"hash"`
+	AmountMsat  int64  `json:"amount_msat"`
+	Incoming    bool   `json:"incoming"`
+	ExpiryBlock uint32 `json:"expiry_block"`
+}
+
+// Balance is a node's channel balances.
+type Balance struct {
+	LocalMsat  int64 `json:"local_msat"`
+	RemoteMsat int64 `json:"remote_msat"`
+}
+
+// PaymentsFor returns the payments whose hash is in hashes.
+func (t *Truth) PaymentsFor(hashes map[string]bool) []Payment {
+	var out []Payment
+	for _, p := range t.Payments {
+		if hashes[p.Hash] {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Challenged returns, per purchase, the invoice hashes of the challenges
+// its requests received, in order.
+func (t *Truth) Challenged() map[string][]string {
+	out := map[string][]string{}
+	for _, r := range t.Requests {
+		if r.Purchase != "" && r.InvoiceHash != "" {
+			out[r.Purchase] = append(out[r.Purchase], r.InvoiceHash)
+		}
+	}
+	return out
+}
+
+// HistoryTime converts a ledger time into history time.
+func (t *Truth) HistoryTime(at time.Time) time.Duration { return at.Sub(t.Started) }
