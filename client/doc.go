@@ -108,4 +108,15 @@
 // scriptable fake node, a clock that never sleeps, and an issuer of real
 // L402 macaroons for tests. Clock, logger, random source and HTTP client
 // are options.
+//
+// # Exec adapter protocol
+//
+// The harness drives clients as programs (docs/adapter-protocol.md).
+// ReadAdapterEnv reads a purchase attempt from the environment,
+// AdapterAttempt runs it (Recover, then Do) and ReportFor turns the result
+// into the protocol's JSON line and exit code. chaos client and the
+// mutants of scenarios/mutant share them, so a mutant differs from the
+// reference client only in its one bug. A purchase left open in the
+// journal is never reported failed: if Do cannot even take its lock
+// before the deadline, the attempt is unknown.
 package client

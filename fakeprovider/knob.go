@@ -157,8 +157,15 @@ func (k *Knob) Validate() error {
 		if k.Status == 0 {
 			k.Status = http.StatusInternalServerError
 		}
-		if k.Status < 500 || k.Status > 599 {
-			return fmt.Errorf("%w: %s: status %d: want 5xx", ErrInvalidConfig, k.Kind, k.Status)
+		// Before processing, a permanent 4xx (a request the server will
+		// never accept) is as useful a fault as a 5xx; 401/402 are the
+		// L402 exchange itself and stay out.
+		lo := 500
+		if k.Kind == ErrorBefore {
+			lo = 400
+		}
+		if k.Status < lo || k.Status > 599 || k.Status == 401 || k.Status == 402 {
+			return fmt.Errorf("%w: %s: status %d: want %dxx-5xx, not 401/402", ErrInvalidConfig, k.Kind, k.Status, lo/100)
 		}
 	case RetryAfter:
 		if k.Status == 0 {

@@ -54,6 +54,7 @@ type Request struct {
 	SideEffect int64             `json:"side_effect,omitempty"` // seq of the side effect it executed
 	Replayed   bool              `json:"replayed,omitempty"`    // a stored idempotent response
 	Knobs      []string          `json:"knobs,omitempty"`       // "id:kind" of the knobs that fired
+	RetryAfter Duration          `json:"retry_after,omitempty"` // the Retry-After the answer carried
 	Error      string            `json:"error,omitempty"`
 }
 
@@ -132,10 +133,40 @@ type ledger struct {
 	deliveries  []Delivery
 	events      []Event
 	running     map[int64]bool // requests begun and not yet recorded
+	notify      func(Note)     // WithObserver; called outside the lock
 }
 
-func newLedger() *ledger {
-	return &ledger{byHash: map[string]*InvoiceRecord{}, running: map[int64]bool{}}
+func newLedger(notify func(Note)) *ledger {
+	if notify == nil {
+		notify = func(Note) {}
+	}
+	return &ledger{byHash: map[string]*InvoiceRecord{}, running: map[int64]bool{}, notify: notify}
+}
+
+// NoteKind says what a Note is about.
+type NoteKind string
+
+const (
+	// NoteChallenge: a 402 challenge with a new invoice was issued.
+	NoteChallenge NoteKind = "challenge"
+	// NoteSideEffect: a POST's side effect was executed (before its
+	// answer is written).
+	NoteSideEffect NoteKind = "side-effect"
+	// NoteDelivery: a paid answer was written in full.
+	NoteDelivery NoteKind = "delivery"
+	// NoteRequest: a request was answered and recorded.
+	NoteRequest NoteKind = "request"
+)
+
+// Note tells an observer (WithObserver) what just entered the ledger, the
+// moment it did: the harness triggers faults on these.
+type Note struct {
+	Kind        NoteKind `json:"kind"`
+	Path        string   `json:"path,omitempty"`
+	Key         string   `json:"key,omitempty"`
+	PaymentHash string   `json:"payment_hash,omitempty"`
+	Hold        bool     `json:"hold,omitempty"`
+	Status      int      `json:"status,omitempty"`
 }
 
 // begin numbers a new request and marks it running until addRequest.
@@ -149,9 +180,10 @@ func (l *ledger) begin() int64 {
 
 func (l *ledger) addRequest(r Request) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	delete(l.running, r.Seq)
 	l.requests = append(l.requests, r)
+	l.mu.Unlock()
+	l.notify(Note{Kind: NoteRequest, Path: r.Path, Key: r.Key, Status: r.Status})
 }
 
 // settled reports whether every request begun up to seq mark is recorded.
@@ -176,30 +208,34 @@ func (l *ledger) mark() int64 {
 
 func (l *ledger) addInvoice(r InvoiceRecord) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	if _, ok := l.byHash[r.PaymentHash]; ok {
+		l.mu.Unlock()
 		return // a reused invoice is recorded once
 	}
 	rec := r
 	l.invoices = append(l.invoices, &rec)
 	l.byHash[r.PaymentHash] = &rec
+	l.mu.Unlock()
+	l.notify(Note{Kind: NoteChallenge, PaymentHash: r.PaymentHash, Hold: r.Hold})
 }
 
 func (l *ledger) addSideEffect(s SideEffect) int64 {
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	l.seq++
 	s.Seq = l.seq
 	l.sideEffects = append(l.sideEffects, s)
+	l.mu.Unlock()
+	l.notify(Note{Kind: NoteSideEffect, Path: s.Path, Key: s.Key, PaymentHash: s.PaymentHash})
 	return s.Seq
 }
 
 func (l *ledger) addDelivery(d Delivery) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	l.seq++
 	d.Seq = l.seq
 	l.deliveries = append(l.deliveries, d)
+	l.mu.Unlock()
+	l.notify(Note{Kind: NoteDelivery, Path: d.Path, Key: d.Key, PaymentHash: d.PaymentHash, Status: d.Status})
 }
 
 func (l *ledger) addEvent(kind, detail string, now time.Time) {

@@ -56,9 +56,10 @@ const ledgerWait = 30 * time.Second
 type addrs struct{ http, grpc, control string }
 
 type options struct {
-	log   *slog.Logger
-	now   func() time.Time
-	addrs addrs
+	notify func(Note)
+	log    *slog.Logger
+	now    func() time.Time
+	addrs  addrs
 }
 
 // Option configures a Provider.
@@ -82,6 +83,19 @@ func WithClock(now func() time.Time) Option {
 			return fmt.Errorf("%w: nil clock", ErrInvalidConfig)
 		}
 		o.now = now
+		return nil
+	}
+}
+
+// WithObserver calls f with every challenge, side effect, delivery and
+// answered request the moment it enters the ledger. f must be quick and
+// must not call back into the provider.
+func WithObserver(f func(Note)) Option {
+	return func(o *options) error {
+		if f == nil {
+			return fmt.Errorf("%w: nil observer", ErrInvalidConfig)
+		}
+		o.notify = f
 		return nil
 	}
 }
@@ -130,7 +144,7 @@ func New(ln Lightning, cfg Config, opts ...Option) (*Provider, error) {
 	p := &Provider{
 		ln: ln, log: o.log, now: o.now, services: map[string]Service{},
 		prof: cfg.Profile, spent: map[string]string{}, secrets: newSecrets(),
-		ledger: newLedger(), idem: &idempotency{entries: map[string]*idemEntry{}},
+		ledger: newLedger(o.notify), idem: &idempotency{entries: map[string]*idemEntry{}},
 		holds: newHolds(ctx, ln, o.log), ctx: ctx, cancel: cancel, addrs: o.addrs,
 	}
 	for _, s := range cfg.Services {

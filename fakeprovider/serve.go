@@ -341,6 +341,7 @@ func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.Add("WWW-Authenticate", c)
 	}
 	if a.retryAfter > 0 {
+		rec.RetryAfter = Duration(a.retryAfter)
 		h.Set("Retry-After", strconv.Itoa(int((a.retryAfter+time.Second-1)/time.Second)))
 	}
 	h.Set("Content-Type", "application/json")

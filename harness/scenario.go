@@ -17,6 +17,9 @@ type Scenario struct {
 	Name        string  `json:"name"`
 	Description string  `json:"description"`
 	Network     Network `json:"network"`
+	// Setup faults are in place before the traffic starts (a knob armed,
+	// a link already down); they heal at the end like the others.
+	Setup []Fault `json:"setup,omitempty"`
 	// Faults start with the traffic, each in its own goroutine; wrappers
 	// (fault.After, fault.For) decide when they fire and heal.
 	Faults  []Fault   `json:"faults"`
@@ -74,6 +77,9 @@ type Traffic struct {
 	Attempts int `json:"attempts,omitempty"`
 	// ClientTimeout is the client's own deadline; default 60s.
 	ClientTimeout time.Duration `json:"client_timeout,omitempty"`
+	// Wait is a pause before the purchase starts: a scenario parameter
+	// (let a token expire), not a synchronisation.
+	Wait time.Duration `json:"wait,omitempty"`
 	// After delays the purchase until a phase has happened that many
 	// times (its Count), e.g. a second buyer once the first HTLC is held.
 	After *Trigger `json:"after,omitempty"`

@@ -37,6 +37,17 @@
 // after each start; after a restore it mines one fresh block, because LND
 // reports not-synced while the tip is older than two hours.
 //
+// # Interposed hops
+//
+// WithInterpose puts a proxy on two hops of every node, for network
+// faults: inbound peer connections (p2p:<node>) and the node's btcd RPC
+// (chain:<node>). The caller's function returns each hop's proxy address
+// and is asked again when a hop's upstream changes (fresh ports, a
+// restore); the node advertises its p2p proxy, so LND's own reconnections
+// from the channel graph pass it too. Snapshots are made without proxies.
+//
+//	alice --> [p2p:bob] --> bob:listen      bob --> [chain:bob] --> btcd:rpc
+//
 // # Binaries
 //
 // lnd is built with `go build` from a throwaway module that requires the

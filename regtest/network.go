@@ -76,6 +76,7 @@ type config struct {
 	bins        *Binaries
 	buildOpts   []BuildOption
 	nodeArgs    map[string][]string
+	interpose   func(Hop) (string, error)
 }
 
 // Option adjusts a Network. Options validate their arguments.
@@ -284,6 +285,7 @@ func (n *Network) addNodes() {
 		n.nodes[name] = &Node{
 			name: name, dir: filepath.Join(n.dir, name), bin: n.bins.LND,
 			chain: n.chain, extraArgs: n.cfg.nodeArgs[name], log: n.log,
+			interpose: n.cfg.interpose, hops: map[string]hopAddr{},
 		}
 	}
 }
@@ -413,10 +415,11 @@ func (n *Network) openChannels(ctx context.Context) error {
 	return err
 }
 
-// connect makes from a peer of to, at to's current address.
+// connect makes from a peer of to, at the address to advertises (its p2p
+// hop's proxy when interposed).
 func (n *Network) connect(ctx context.Context, from, to *Node) error {
 	_, err := from.LN().ConnectPeer(ctx, &lnrpc.ConnectPeerRequest{
-		Addr: &lnrpc.LightningAddress{Pubkey: to.PubKey(), Host: to.P2PAddr()},
+		Addr: &lnrpc.LightningAddress{Pubkey: to.PubKey(), Host: to.AdvertisedAddr()},
 		Perm: false,
 	})
 	if err != nil && !strings.Contains(err.Error(), "already connected") {

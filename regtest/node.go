@@ -34,6 +34,7 @@ type Node struct {
 	chain     *Chain
 	extraArgs []string
 	log       *slog.Logger
+	interpose func(Hop) (string, error) // nil: no proxies
 
 	mu       sync.Mutex
 	rpcAddr  string
@@ -42,6 +43,7 @@ type Node struct {
 	proc     *process
 	conn     *grpc.ClientConn
 	pubKey   string
+	hops     map[string]hopAddr // interposed hops by name
 }
 
 // Name is the node's name in the topology (alice, bob, carol).
@@ -139,6 +141,11 @@ func (n *Node) startOnce(ctx context.Context, freshPorts bool) error {
 			n.conn = nil
 		}
 	}
+	n.mu.Unlock()
+	if err := n.interposeHops(); err != nil {
+		return err
+	}
+	n.mu.Lock()
 	args := n.args()
 	n.mu.Unlock()
 
@@ -160,6 +167,7 @@ func (n *Node) startOnce(ctx context.Context, freshPorts bool) error {
 	return nil
 }
 
+// args are the node's lnd flags. The caller holds n.mu.
 func (n *Node) args() []string {
 	user, pass := n.chain.Credentials()
 	args := []string{
@@ -169,14 +177,14 @@ func (n *Node) args() []string {
 		"--nobootstrap",
 		"--bitcoin.regtest",
 		"--bitcoin.node=btcd",
-		"--btcd.rpchost=" + n.chain.RPCAddr(),
+		"--btcd.rpchost=" + n.hopAddrLocked(ChainHop(n.name), n.chain.RPCAddr()),
 		"--btcd.rpcuser=" + user,
 		"--btcd.rpcpass=" + pass,
 		"--btcd.rpccert=" + n.chain.CertPath(),
 		"--rpclisten=" + n.rpcAddr,
 		"--restlisten=" + n.restAddr,
 		"--listen=" + n.p2pAddr,
-		"--externalip=" + n.p2pAddr,
+		"--externalip=" + n.hopAddrLocked(P2PHop(n.name), n.p2pAddr),
 		"--debuglevel=info",
 		"--logging.file.disable",
 		"--logging.no-commit-hash",

@@ -102,6 +102,9 @@ func ensureSnapshot(ctx context.Context, cfg config, bins Binaries) (string, sna
 	start := time.Now()
 	fresh := cfg
 	fresh.snapshot, fresh.keep = false, false
+	// The snapshot is made without proxies: it must not depend on the
+	// caller's, and the restored nodes ask for their hops afresh.
+	fresh.interpose = nil
 	n, err := startFresh(ctx, fresh, bins)
 	if err != nil {
 		return "", snapshotMeta{}, fmt.Errorf("make snapshot: %w", err)

@@ -41,6 +41,8 @@ func commands() []command {
 		{"up", "start a regtest Lightning network and an L402 provider, stay up until interrupted", cmdUp},
 		{"provider", "serve the fake L402 provider on any LND node", cmdProvider},
 		{"client", "buy one L402 purchase with the reference client (exec adapter protocol v1)", cmdClient},
+		{"run", "run scenarios against a client, print the verdicts, write the reports", cmdRun},
+		{"check", "run the checkers again, offline, on a recorded run", cmdCheck},
 		{"build", "build (or find in the cache) the lnd and btcd binaries", cmdBuild},
 		{"version", "print the versions of chaos, lnd and btcd", cmdVersion},
 	}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/l402chaos/l402chaos/client"
 	"github.com/l402chaos/l402chaos/fakeprovider"
 	"github.com/l402chaos/l402chaos/fakeprovider/fakeprovidertest"
 	"github.com/l402chaos/l402chaos/regtest"
@@ -21,7 +22,7 @@ import (
 
 // runAdapter runs the built chaos binary as the harness runs an exec
 // adapter: the purchase in the environment, one JSON line out.
-func runAdapter(t *testing.T, bin string, env map[string]string) (AdapterResult, int, string) {
+func runAdapter(t *testing.T, bin string, env map[string]string) (client.Report, int, string) {
 	t.Helper()
 	cmd := exec.Command(bin, "client")
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
@@ -39,7 +40,7 @@ func runAdapter(t *testing.T, bin string, env map[string]string) (AdapterResult,
 		require.NoError(t, err)
 	}
 	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
-	var res AdapterResult
+	var res client.Report
 	require.NoError(t, json.Unmarshal([]byte(lines[len(lines)-1]), &res), "last line of stdout must be JSON: %q (stderr %s)", stdout.String(), stderr.String())
 	return res, code, stderr.String()
 }
@@ -72,7 +73,7 @@ func TestClientExecAdapter(t *testing.T) {
 	t.Run("delivered", func(t *testing.T) {
 		res, code, stderr := runAdapter(t, bin, env)
 		require.Equal(t, 0, code, stderr)
-		require.Equal(t, OutcomeDelivered, res.Outcome)
+		require.Equal(t, client.ReportDelivered, res.Outcome)
 		require.Equal(t, http.StatusOK, res.Status)
 		require.Equal(t, int64(250_000), res.PaidMsat)
 		require.Equal(t, 1, res.Payments)
@@ -86,7 +87,7 @@ func TestClientExecAdapter(t *testing.T) {
 	t.Run("same-key-again-pays-nothing", func(t *testing.T) {
 		res, code, stderr := runAdapter(t, bin, env)
 		require.Equal(t, 0, code, stderr)
-		require.Equal(t, OutcomeDelivered, res.Outcome)
+		require.Equal(t, client.ReportDelivered, res.Outcome)
 		require.Zero(t, res.Payments)
 		snap, err := p.Ledger(ctx)
 		require.NoError(t, err)
@@ -100,7 +101,7 @@ func TestClientExecAdapter(t *testing.T) {
 		e["L402_IDEMPOTENCY_KEY"] = "order-2"
 		res, code, _ := runAdapter(t, bin, e)
 		require.Equal(t, 1, code)
-		require.Equal(t, OutcomeFailed, res.Outcome)
+		require.Equal(t, client.ReportFailed, res.Outcome)
 		require.Equal(t, "refused", res.Kind)
 		require.Zero(t, res.Payments)
 	})
@@ -111,7 +112,7 @@ func TestClientExecAdapter(t *testing.T) {
 			e[k] = v
 			res, code, _ := runAdapter(t, bin, e)
 			require.Equal(t, 1, code, k)
-			require.Equal(t, OutcomeFailed, res.Outcome, k)
+			require.Equal(t, client.ReportFailed, res.Outcome, k)
 			require.Contains(t, res.Error, k, "the error names the variable")
 		}
 	})

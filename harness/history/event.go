@@ -41,6 +41,9 @@ const (
 	// the Nemesis process.
 	FaultStart = "fault.start"
 	FaultStop  = "fault.stop"
+	// FaultError marks a fault that was never in place: its trigger never
+	// came, or injecting it failed.
+	FaultError = "fault.error"
 	// Phase marks a payment phase the harness saw (a trigger firing).
 	Phase = "phase"
 )

@@ -40,6 +40,18 @@ type Plan struct {
 	Purchases []PlannedPurchase `json:"purchases"`
 	// BudgetMsat is the client's total budget; 0 for none.
 	BudgetMsat int64 `json:"budget_msat,omitempty"`
+	// Services are the provider's services and their pricing.
+	Services []Service `json:"services"`
+}
+
+// Service is a provider service as the checkers need it.
+type Service struct {
+	Name string `json:"name"`
+	// PerToken: one payment buys a token good for TokenTTL; otherwise
+	// every request costs a payment.
+	PerToken  bool          `json:"per_token"`
+	TokenTTL  time.Duration `json:"token_ttl,omitempty"`
+	PriceMsat int64         `json:"price_msat"`
 }
 
 // PlannedPurchase is one purchase key.
@@ -50,7 +62,11 @@ type PlannedPurchase struct {
 	// Path is the URL's path at the provider: requests with it belong to
 	// this purchase.
 	Path        string `json:"path"`
+	Service     string `json:"service"`
 	MaxCostMsat int64  `json:"max_cost_msat"`
+	// Instance is the client instance (state directory) that bought it:
+	// tokens are shared within an instance only.
+	Instance int `json:"instance"`
 }
 
 // Payment statuses, as lnd names them.
@@ -105,10 +121,11 @@ type Invoice struct {
 
 // Request is one request the provider answered.
 type Request struct {
-	Seq    int64     `json:"seq"`
-	Time   time.Time `json:"time"`
-	Method string    `json:"method"`
-	Path   string    `json:"path"`
+	Seq     int64     `json:"seq"`
+	Time    time.Time `json:"time"`
+	Method  string    `json:"method"`
+	Path    string    `json:"path"`
+	Service string    `json:"service,omitempty"`
 	// Key is the Idempotency-Key header; Purchase is the purchase the
 	// harness maps the request to (by its path).
 	Key      string `json:"key,omitempty"`
@@ -121,8 +138,10 @@ type Request struct {
 	MacaroonHash  string `json:"macaroon_hash,omitempty"` // differs from InvoiceHash under hash-mismatch
 	AmountMsat    int64  `json:"amount_msat,omitempty"`   // the invoice's amount; 0 for amountless
 	ChallengeKnob string `json:"challenge_knob,omitempty"`
+	TokenID       string `json:"token_id,omitempty"` // the challenge's token
 	// Credential, when the request carried one.
 	CredentialHash  string   `json:"credential_hash,omitempty"`
+	CredentialToken string   `json:"credential_token,omitempty"` // the token id
 	CredentialValid bool     `json:"credential_valid,omitempty"`
 	CredentialError string   `json:"credential_error,omitempty"`
 	SideEffect      int64    `json:"side_effect,omitempty"`
@@ -151,6 +170,7 @@ type Delivery struct {
 	Key         string    `json:"key,omitempty"`
 	Purchase    string    `json:"purchase,omitempty"`
 	PaymentHash string    `json:"payment_hash"`
+	TokenID     string    `json:"token_id"`
 	Status      int       `json:"status"`
 	BodySHA256  string    `json:"body_sha256"`
 	Replayed    bool      `json:"replayed,omitempty"`

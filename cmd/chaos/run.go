@@ -1,0 +1,557 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/l402chaos/l402chaos/harness"
+	"github.com/l402chaos/l402chaos/harness/adapter"
+	"github.com/l402chaos/l402chaos/harness/check"
+	"github.com/l402chaos/l402chaos/harness/live"
+	"github.com/l402chaos/l402chaos/reports"
+	"github.com/l402chaos/l402chaos/scenarios"
+)
+
+// chaos run and chaos check end with the verdict, not with success or
+// failure. Their exit codes:
+const (
+	// exitInvalid: a checker found a violation.
+	exitInvalid = 1
+	// exitUnknown: no violation, but the harness could not judge
+	// everything (a checker answered Unknown, coverage was not reached,
+	// the harness itself failed or was interrupted). Never a verdict
+	// against the client.
+	exitUnknown = 3
+	// exitBadUsage (sysexits' EX_USAGE): bad flags, a pattern that
+	// selects nothing, a directory that holds no run.
+	exitBadUsage = 64
+)
+
+// Client kinds for -client.
+const (
+	clientExec      = "exec"
+	clientInProcess = "inprocess"
+)
+
+// Shell-word splitting errors.
+var (
+	errEmptyCommand   = errors.New("empty command")
+	errUnterminated   = errors.New("unterminated quote")
+	errTrailingEscape = errors.New("trailing backslash")
+	errShellSyntax    = errors.New("shell syntax")
+)
+
+func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return verdictCommand("run", runScenarios(ctx, args, stdout, stderr), stderr)
+}
+
+func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return verdictCommand("check", recheck(args, stdout, stderr), stderr)
+}
+
+// verdictCommand maps a verdict command's error to its exit code: usage
+// errors are 64, and any other failure is the harness's own, so Unknown
+// (3), never 1, which says the client broke an invariant.
+func verdictCommand(name string, err error, stderr io.Writer) error {
+	var code exitCode
+	switch {
+	case err == nil, errors.As(err, &code), errors.Is(err, flag.ErrHelp):
+		return err
+	case errors.Is(err, errUsage):
+		fmt.Fprintf(stderr, "chaos %s: %v\n", name, err)
+		return exitCode(exitBadUsage)
+	default:
+		fmt.Fprintf(stderr, "chaos %s: %v\n", name, err)
+		return exitCode(exitUnknown)
+	}
+}
+
+// verdictExit is the exit of a finished command with verdict v.
+func verdictExit(v check.Validity) error {
+	switch v {
+	case check.Valid:
+		return nil
+	case check.Invalid:
+		return exitCode(exitInvalid)
+	}
+	return exitCode(exitUnknown)
+}
+
+// runSettings are chaos run's flags, checked.
+type runSettings struct {
+	scenarios []harness.Scenario
+	seed      int64
+	randSeed  bool
+	command   []string // nil: the reference client
+	kind      string
+	dir       string
+	verbose   bool
+	json      bool
+}
+
+func parseRunFlags(args []string, stderr io.Writer) (runSettings, error) {
+	fs := newFlags("run", stderr)
+	var (
+		pattern   = fs.String("scenario", "", "run the scenarios whose name matches this regular expression (default: all)")
+		seed      = fs.Int64("seed", 0, "the run's seed; every scenario runs with this very seed (0: pick one at random and print it)")
+		clientCmd = fs.String("client-cmd", "", "the client under test: a command speaking the exec adapter protocol v1,\nsplit into words as a shell does (quotes, backslashes), never run by a shell\n(default: the reference client)")
+		kind      = fs.String("client", clientExec, "how to run the reference client: exec (its binary, through the adapter protocol) or inprocess")
+		dir       = fs.String("reports", "", "where to write the reports (default ./chaos-reports/<timestamp>)")
+		verbose   = fs.Bool("v", false, "print every verdict row, and log the harness's progress on stderr")
+		jsonOut   = fs.Bool("json", false, "print results.json on stdout; progress and tables go to stderr")
+	)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: chaos run [-scenario regexp] [-seed N] [-client-cmd 'command args'] [-client exec|inprocess] [-reports dir] [-v] [-json]")
+		fmt.Fprintln(stderr, "Runs the scenarios one after another against the client, each on a fresh regtest network.")
+		fmt.Fprintln(stderr, "Exit 0 all valid, 1 a checker found a violation, 3 the harness could not judge (and nothing invalid), 64 bad usage.")
+		fs.PrintDefaults()
+	}
+	if err := parse(fs, args); err != nil {
+		return runSettings{}, err
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+
+	s := runSettings{seed: *seed, kind: *kind, dir: *dir, verbose: *verbose, json: *jsonOut}
+	switch s.kind {
+	case clientExec, clientInProcess:
+	default:
+		return s, fmt.Errorf("%w: -client %q: want %s or %s", errUsage, s.kind, clientExec, clientInProcess)
+	}
+	if set["client-cmd"] {
+		if s.kind == clientInProcess {
+			return s, fmt.Errorf("%w: -client-cmd runs a command; it cannot be combined with -client %s", errUsage, clientInProcess)
+		}
+		cmd, err := splitCommand(*clientCmd)
+		if err != nil {
+			return s, fmt.Errorf("%w: -client-cmd %q: %w", errUsage, *clientCmd, err)
+		}
+		if _, err := exec.LookPath(cmd[0]); err != nil {
+			return s, fmt.Errorf("%w: -client-cmd: %w", errUsage, err)
+		}
+		s.command = cmd
+	}
+	if set["reports"] && s.dir == "" {
+		return s, fmt.Errorf("%w: -reports: empty directory", errUsage)
+	}
+	if _, err := regexp.Compile(*pattern); err != nil {
+		return s, fmt.Errorf("%w: -scenario %q: %w", errUsage, *pattern, err)
+	}
+	scs, err := scenarios.Select(*pattern)
+	if err != nil || len(scs) == 0 {
+		msg := fmt.Sprintf("no scenario matches %q", *pattern)
+		if err != nil {
+			msg = err.Error()
+		}
+		return s, fmt.Errorf("%w: -scenario: %s; the scenarios are: %s", errUsage, msg, strings.Join(scenarioNames(scenarios.All()), ", "))
+	}
+	s.scenarios = scs
+	if s.seed == 0 {
+		// Small enough to type back in.
+		s.seed, s.randSeed = rand.Int64N(1<<31)+1, true
+	}
+	if s.dir == "" {
+		s.dir = filepath.Join("chaos-reports", time.Now().Format("20060102-150405"))
+	}
+	return s, nil
+}
+
+// runScenarios is chaos run. Every scenario runs with the run's seed
+// itself, so the replay line each run prints, -scenario='^name$'
+// -seed=N, reruns exactly that run whatever else was selected with it.
+func runScenarios(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	s, err := parseRunFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	out := stdout
+	if s.json {
+		out = stderr
+	}
+	level := slog.LevelWarn
+	if s.verbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	newClient, name, cleanup, err := clientFor(ctx, s, log, out)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	if err := os.MkdirAll(s.dir, 0o755); err != nil {
+		return fmt.Errorf("reports: %w", err)
+	}
+	runner, err := harness.NewRunner(live.Start, newClient,
+		harness.WithLogger(log), harness.WithReportDir(s.dir), harness.WithClientName(name))
+	if err != nil {
+		return err
+	}
+
+	how := ""
+	if s.randSeed {
+		how = " (random; pass -seed to repeat it)"
+	}
+	fmt.Fprintf(out, "l402chaos: %d scenarios, seed %d%s, client %s\n", len(s.scenarios), s.seed, how, name)
+	start := time.Now()
+	var runs []*harness.Run
+	interrupted := false
+	for i, sc := range s.scenarios {
+		if ctx.Err() != nil {
+			interrupted = true
+			break
+		}
+		fmt.Fprintf(out, "\n=== RUN %s (%d/%d) seed=%d\n", sc.Name, i+1, len(s.scenarios), s.seed)
+		run := runner.Run(ctx, sc, s.seed)
+		runs = append(runs, run)
+		one := reports.New([]*harness.Run{run}, reports.Meta{Seed: s.seed})
+		if err := reports.WriteTable(out, one, reports.WithVerbose(s.verbose)); err != nil {
+			return err
+		}
+	}
+	interrupted = interrupted || ctx.Err() != nil
+
+	r := reports.New(runs, reports.Meta{
+		Version: version(), Seed: s.seed, Client: name, Started: start, Duration: time.Since(start),
+	})
+	c := r.Scenarios()
+	fmt.Fprintf(out, "\n%s: %d of %d scenarios: %s; seed %d; %s\n",
+		strings.ToUpper(r.Verdict.String()), c.Total(), len(s.scenarios), c, s.seed, r.Duration.Round(time.Second))
+	if err := reports.WriteDir(s.dir, r, runs); err != nil {
+		return fmt.Errorf("write reports: %w", err)
+	}
+	fmt.Fprintf(out, "reports: %s (%s, %s, %s; one directory per scenario with %s and %s)\n",
+		filepath.Join(s.dir, reports.FileHTML), reports.FileResults, reports.FileJUnit, reports.FileHTML,
+		reports.FileHistory, reports.FileTruth)
+	if s.json {
+		if err := reports.WriteJSON(stdout, r); err != nil {
+			return err
+		}
+	}
+	if interrupted {
+		fmt.Fprintf(stderr, "chaos run: interrupted after %d of %d scenarios\n", len(runs), len(s.scenarios))
+		if r.Verdict != check.Invalid {
+			return exitCode(exitUnknown)
+		}
+	}
+	return verdictExit(r.Verdict)
+}
+
+// clientFor makes the client factory the runner calls once per scenario,
+// the client's name for reports, and what to clean up at the end.
+func clientFor(ctx context.Context, s runSettings, log *slog.Logger, progress io.Writer) (harness.ClientFunc, string, func(), error) {
+	nothing := func() {}
+	if s.kind == clientInProcess {
+		f := func(ctx context.Context, e harness.Endpoints, dir string) (harness.Client, error) {
+			return adapter.NewInProcess(ctx, adapter.InProcessConfig{
+				StateRoot: dir, RPCServer: e.PayerRPC, TLSCertPath: e.PayerTLSCert, MacaroonPath: e.PayerMacaroon, Logger: log,
+			})
+		}
+		return f, "reference (in-process)", nothing, nil
+	}
+	cmd, name := s.command, "exec: "+joinCommand(s.command)
+	cleanup := nothing
+	if cmd == nil {
+		build, err := os.MkdirTemp("", "l402chaos-reference-")
+		if err != nil {
+			return nil, "", nil, err
+		}
+		cleanup = func() { os.RemoveAll(build) }
+		fmt.Fprintln(progress, "l402chaos: building the reference client")
+		if cmd, err = adapter.ReferenceCommand(ctx, build); err != nil {
+			cleanup()
+			return nil, "", nil, fmt.Errorf("build the reference client: %w", err)
+		}
+		name = "reference (exec)"
+	}
+	f := func(ctx context.Context, e harness.Endpoints, dir string) (harness.Client, error) {
+		return adapter.NewExec(cmd, adapter.ExecConfig{
+			StateRoot: dir, RPCServer: e.PayerRPC, TLSCertPath: e.PayerTLSCert, MacaroonPath: e.PayerMacaroon,
+		}, adapter.WithLogger(log))
+	}
+	return f, name, cleanup, nil
+}
+
+// recheck is chaos check DIR: the checkers again, offline, on a run's
+// history.jsonl and truth.json; or on every run of a report directory
+// (one with results.json).
+func recheck(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("check", stderr)
+	verbose := fs.Bool("v", false, "print every verdict row")
+	jsonOut := fs.Bool("json", false, "print the rechecked results as results.json on stdout")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: chaos check [-v] [-json] DIR")
+		fmt.Fprintln(stderr, "Runs every checker again on DIR/history.jsonl and DIR/truth.json, or on each run of a report")
+		fmt.Fprintln(stderr, "directory (DIR/results.json). Coverage and seeds come from results.json when there is one.")
+		fmt.Fprintln(stderr, "Exit 0 all valid, 1 a checker found a violation, 3 the checkers could not judge, 64 bad usage.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if fs.NArg() != 1 {
+		return fmt.Errorf("%w: want one directory, got %d arguments", errUsage, fs.NArg())
+	}
+	dir := fs.Arg(0)
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		return fmt.Errorf("%w: %s is not a directory", errUsage, dir)
+	}
+
+	var targets []recheckTarget
+	switch {
+	case exists(filepath.Join(dir, check.HistoryFile)):
+		targets = []recheckTarget{{dir: dir, recorded: recordedRun(dir)}}
+	case exists(filepath.Join(dir, reports.FileResults)):
+		rep, err := readReport(filepath.Join(dir, reports.FileResults))
+		if err != nil {
+			return err
+		}
+		for i := range rep.Runs {
+			rr := rep.Runs[i]
+			targets = append(targets, recheckTarget{dir: runDir(dir, rr), recorded: &rr})
+		}
+		if len(targets) == 0 {
+			return fmt.Errorf("%w: %s lists no runs", errUsage, filepath.Join(dir, reports.FileResults))
+		}
+	default:
+		return fmt.Errorf("%w: %s holds neither %s nor %s", errUsage, dir, check.HistoryFile, reports.FileResults)
+	}
+
+	out := stdout
+	if *jsonOut {
+		out = stderr
+	}
+	runs := make([]*harness.Run, len(targets))
+	for i, t := range targets {
+		runs[i] = t.recheck()
+	}
+	r := reports.New(runs, reports.Meta{Version: version()})
+	for i, t := range targets {
+		if t.recorded == nil {
+			r.Runs[i].Replay = "" // the seed is not known
+			continue
+		}
+		if was := t.recorded.Verdict; was != r.Runs[i].Verdict {
+			fmt.Fprintf(out, "note: %s was %s when it ran; the checkers now say %s\n", r.Runs[i].Scenario, was, r.Runs[i].Verdict)
+		}
+	}
+	fmt.Fprintf(out, "rechecked %d runs in %s with %d checkers\n", len(runs), dir, len(check.All()))
+	if err := reports.WriteTable(out, r, reports.WithVerbose(*verbose)); err != nil {
+		return err
+	}
+	if *jsonOut {
+		if err := reports.WriteJSON(stdout, r); err != nil {
+			return err
+		}
+	}
+	return verdictExit(r.Verdict)
+}
+
+// recheckTarget is one run's directory and what results.json recorded
+// about the run, if anything.
+type recheckTarget struct {
+	dir      string
+	recorded *reports.RunReport
+}
+
+func (t recheckTarget) recheck() *harness.Run {
+	run := &harness.Run{Scenario: filepath.Base(absPath(t.dir)), Dir: t.dir}
+	if rr := t.recorded; rr != nil {
+		run.Scenario, run.Description, run.Seed, run.Client = rr.Scenario, rr.Description, rr.Seed, rr.Client
+		run.Started, run.Duration = rr.Started, rr.Duration
+		// Coverage is a fact of the history, unchanged by a recheck.
+		run.Coverage = rr.Coverage
+	}
+	res, err := check.Recheck(t.dir)
+	if err != nil {
+		run.Err = err
+		return run
+	}
+	run.Results = res
+	return run
+}
+
+// recordedRun finds what the report directory around a run directory
+// (its parent's results.json) recorded about the run.
+func recordedRun(dir string) *reports.RunReport {
+	rep, err := readReport(filepath.Join(dir, "..", reports.FileResults))
+	if err != nil {
+		return nil
+	}
+	abs := absPath(dir)
+	for i := range rep.Runs {
+		if rep.Runs[i].Dir != "" && absPath(rep.Runs[i].Dir) == abs {
+			return &rep.Runs[i]
+		}
+	}
+	for i := range rep.Runs {
+		if rep.Runs[i].Dir != "" && filepath.Base(rep.Runs[i].Dir) == filepath.Base(abs) {
+			return &rep.Runs[i]
+		}
+	}
+	return nil
+}
+
+// runDir is where a run of a report directory keeps its files: its
+// recorded Dir, or, when the report was moved, the directory of the same
+// name inside the report directory.
+func runDir(reportDir string, rr reports.RunReport) string {
+	if rr.Dir != "" && exists(filepath.Join(rr.Dir, check.HistoryFile)) {
+		return rr.Dir
+	}
+	name := rr.Scenario
+	if rr.Dir != "" {
+		name = filepath.Base(rr.Dir)
+	}
+	return filepath.Join(reportDir, name)
+}
+
+func readReport(path string) (reports.Report, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return reports.Report{}, err
+	}
+	defer f.Close()
+	r, err := reports.ReadJSON(f)
+	if err != nil {
+		return reports.Report{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return r, nil
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+func absPath(p string) string {
+	if abs, err := filepath.Abs(p); err == nil {
+		return abs
+	}
+	return filepath.Clean(p)
+}
+
+func scenarioNames(scs []harness.Scenario) []string {
+	names := make([]string, len(scs))
+	for i, sc := range scs {
+		names[i] = sc.Name
+	}
+	return names
+}
+
+func version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
+}
+
+// splitCommand splits a command line into words as a POSIX shell does,
+// without expanding anything: blanks separate words; single quotes keep
+// everything up to the next single quote; double quotes keep everything
+// but \" \\ \$ \` (which lose their backslash); a backslash outside quotes
+// keeps the next character. The command is never run by a shell, so
+// unquoted shell syntax (pipes, redirections, lists, subshells,
+// variables, command substitution) is an error rather than a surprise:
+// wrap such a command in sh -c '...'. Globs and ~ are taken literally.
+func splitCommand(s string) ([]string, error) {
+	const (
+		bare = iota
+		single
+		double
+	)
+	var (
+		words  []string
+		cur    strings.Builder
+		inWord bool
+		state  = bare
+	)
+	rs := []rune(s)
+	for i := 0; i < len(rs); i++ {
+		c := rs[i]
+		switch state {
+		case single:
+			if c == '\'' {
+				state = bare
+			} else {
+				cur.WriteRune(c)
+			}
+		case double:
+			switch {
+			case c == '"':
+				state = bare
+			case c == '\\' && i+1 < len(rs) && strings.ContainsRune("\"\\$`", rs[i+1]):
+				i++
+				cur.WriteRune(rs[i])
+			default:
+				cur.WriteRune(c)
+			}
+		default:
+			switch {
+			case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+				if inWord {
+					words = append(words, cur.String())
+					cur.Reset()
+					inWord = false
+				}
+			case c == '\'':
+				state, inWord = single, true
+			case c == '"':
+				state, inWord = double, true
+			case c == '\\':
+				if i+1 >= len(rs) {
+					return nil, errTrailingEscape
+				}
+				i++
+				cur.WriteRune(rs[i])
+				inWord = true
+			case strings.ContainsRune("|&;<>()$`", c):
+				return nil, fmt.Errorf("%w: unquoted %q (the command is not run by a shell; quote it, or wrap the command in sh -c '...')", errShellSyntax, c)
+			default:
+				cur.WriteRune(c)
+				inWord = true
+			}
+		}
+	}
+	if state != bare {
+		return nil, errUnterminated
+	}
+	if inWord {
+		words = append(words, cur.String())
+	}
+	if len(words) == 0 || words[0] == "" {
+		return nil, errEmptyCommand
+	}
+	return words, nil
+}
+
+// joinCommand writes words back as one line a shell (and splitCommand)
+// reads as the same words.
+func joinCommand(words []string) string {
+	out := make([]string, len(words))
+	for i, w := range words {
+		if w != "" && !strings.ContainsFunc(w, func(r rune) bool {
+			return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./=:,+@%", r))
+		}) {
+			out[i] = w
+			continue
+		}
+		out[i] = "'" + strings.ReplaceAll(w, "'", `'\''`) + "'"
+	}
+	return strings.Join(out, " ")
+}

@@ -1,0 +1,94 @@
+package check
+
+import (
+	"fmt"
+
+	"github.com/l402chaos/l402chaos/harness/history"
+)
+
+// PriceCap: the client pays only invoices it should. No payment, in any
+// state (dispatching is paying), for an amountless invoice, for an invoice
+// whose macaroon commits to another hash, or above the purchase's price
+// cap; and the succeeded payments, fees included, stay within the plan's
+// budget.
+type PriceCap struct{}
+
+func (PriceCap) Name() string { return "price-cap" }
+
+func (c PriceCap) Check(h history.History, t *history.Truth) Result {
+	if why, bad := precheck(h, t, paymentsMissing, ledgerMissing); bad {
+		return unknown(c.Name(), why)
+	}
+	x := newIndex(h, t)
+	var vs []violation
+	n := 0
+	for _, k := range x.keys {
+	payments:
+		for _, p := range x.payments[k] {
+			n++
+			ch := x.owner[norm(p.Hash)]
+			maxCost := x.plan[k].MaxCostMsat
+			var why string
+			switch {
+			case ch.AmountMsat == 0:
+				why = "an amountless invoice"
+			case ch.MacaroonHash != "" && !sameHash(ch.MacaroonHash, ch.InvoiceHash):
+				why = fmt.Sprintf("an invoice whose macaroon commits to %s", history.Short(ch.MacaroonHash))
+			case maxCost > 0 && p.ValueMsat > maxCost:
+				why = fmt.Sprintf("%s, above its cap of %s", msat(p.ValueMsat), msat(maxCost))
+			default:
+				continue payments
+			}
+			vs = append(vs, violation{
+				purchase: k,
+				hashes:   []string{p.Hash},
+				events:   x.events(k, x.paymentSpan(p)),
+				msg:      fmt.Sprintf("purchase %s dispatched payment %s (%s) for %s", k, history.Short(p.Hash), p.Status, why),
+			})
+		}
+	}
+	if v, ok := x.overBudget(); ok {
+		vs = append(vs, v)
+	}
+	summary := fmt.Sprintf("%s within the caps", plural(n, "payment", "payments"))
+	if t.Plan.BudgetMsat > 0 {
+		summary += " and the budget of " + msat(t.Plan.BudgetMsat)
+	}
+	return verdict(c.Name(), vs, summary)
+}
+
+// overBudget finds the succeeded payment, in creation order, that took
+// the total spent past the plan's budget.
+func (x *index) overBudget() (violation, bool) {
+	budget := x.t.Plan.BudgetMsat
+	if budget <= 0 {
+		return violation{}, false
+	}
+	var ps []history.Payment
+	for _, k := range x.keys {
+		ps = append(ps, x.payments[k]...)
+	}
+	sortPayments(ps)
+	var total int64
+	var cross *history.Payment
+	for i, p := range ps {
+		if !succeeded(p) {
+			continue
+		}
+		total += p.ValueMsat + p.FeeMsat
+		if total > budget && cross == nil {
+			cross = &ps[i]
+		}
+	}
+	if cross == nil {
+		return violation{}, false
+	}
+	k := x.owner[norm(cross.Hash)].Purchase
+	return violation{
+		purchase: k,
+		hashes:   []string{cross.Hash},
+		events:   x.events(k, x.paymentSpan(*cross)),
+		msg: fmt.Sprintf("payment %s of purchase %s took spending past the budget of %s (%s spent in all)",
+			history.Short(cross.Hash), k, msat(budget), msat(total)),
+	}, true
+}

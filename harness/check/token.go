@@ -1,0 +1,127 @@
+package check
+
+import (
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/l402chaos/l402chaos/harness/history"
+)
+
+// TokenSlack is taken off a token's lifetime before it counts as held:
+// the provider's expiry caveat is in whole seconds.
+const TokenSlack = time.Second
+
+// TokenReuse: a token is bought once and used while it lasts. For a
+// service priced per token, a purchase must not pay while its client
+// instance held a valid token of that service: another purchase of the
+// same instance and service had a delivery with token T before the
+// challenge the payment answers, T had not expired (its TokenTTL from its
+// challenge, less TokenSlack) when the payment was created, and no request
+// presenting T was refused (CredentialValid false, or answered 401 or
+// 402) before then.
+type TokenReuse struct{}
+
+func (TokenReuse) Name() string { return "token-reuse" }
+
+func (c TokenReuse) Check(h history.History, t *history.Truth) Result {
+	if why, bad := precheck(h, t, paymentsMissing, ledgerMissing); bad {
+		return unknown(c.Name(), why)
+	}
+	for _, p := range t.Plan.Purchases {
+		if p.Service != "" && !hasService(t.Plan.Services, p.Service) {
+			return unknown(c.Name(), fmt.Sprintf("plan names service %q for purchase %s but does not describe it", p.Service, p.Key))
+		}
+	}
+	x := newIndex(h, t)
+	var vs []violation
+	judged := 0
+	for _, k := range x.keys {
+		pp, ok := x.plan[k]
+		if !ok || !x.services[pp.Service].PerToken {
+			continue
+		}
+		svc := x.services[pp.Service]
+		for _, p := range x.payments[k] {
+			judged++
+			ch := x.owner[norm(p.Hash)]
+			held, ok := x.heldToken(k, pp, svc, ch.Time, p.Created)
+			if !ok {
+				continue
+			}
+			vs = append(vs, violation{
+				purchase: k,
+				hashes:   []string{p.Hash, held.PaymentHash},
+				events:   x.events(k, x.paymentSpan(p)),
+				msg: fmt.Sprintf("purchase %s paid %s while instance %d held token %s of service %s (bought by purchase %s, paid by %s)",
+					k, history.Short(p.Hash), pp.Instance, history.Short(held.TokenID), pp.Service, held.Purchase, orNone(held.PaymentHash)),
+			})
+		}
+	}
+	return verdict(c.Name(), vs, fmt.Sprintf("%s of per-token services, none while a token was held", plural(judged, "payment", "payments")))
+}
+
+func hasService(ss []history.Service, name string) bool {
+	for _, s := range ss {
+		if s.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// heldToken finds a token of the instance and service that another
+// purchase had delivered with before challenged, still valid and never
+// refused at paid.
+func (x *index) heldToken(k string, pp history.PlannedPurchase, svc history.Service, challenged, paid time.Time) (history.Delivery, bool) {
+	for _, q := range x.keys {
+		qp, ok := x.plan[q]
+		if q == k || !ok || qp.Instance != pp.Instance || qp.Service != pp.Service {
+			continue
+		}
+		for _, d := range x.deliveries[q] {
+			if d.TokenID == "" || !d.Time.Before(challenged) {
+				continue
+			}
+			if svc.TokenTTL > 0 && !paid.Before(x.tokenIssued(d).Add(svc.TokenTTL-TokenSlack)) {
+				continue
+			}
+			if x.refused(d.TokenID, paid) {
+				continue
+			}
+			return d, true
+		}
+	}
+	return history.Delivery{}, false
+}
+
+// tokenIssued is when the token of d was minted: the time of the
+// challenge that carried it, else of its first delivery.
+func (x *index) tokenIssued(d history.Delivery) time.Time {
+	issued := d.Time
+	for _, r := range x.t.Requests {
+		if r.TokenID == d.TokenID && r.Time.Before(issued) {
+			issued = r.Time
+		}
+	}
+	for _, o := range x.t.Deliveries {
+		if o.TokenID == d.TokenID && o.Time.Before(issued) {
+			issued = o.Time
+		}
+	}
+	return issued
+}
+
+// refused reports whether a request presenting token was refused before
+// at.
+func (x *index) refused(token string, at time.Time) bool {
+	for _, r := range x.t.Requests {
+		if r.CredentialToken != token || !r.Time.Before(at) {
+			continue
+		}
+		if !r.CredentialValid || r.Status == http.StatusUnauthorized || r.Status == http.StatusPaymentRequired {
+			return true
+		}
+	}
+	return false
+}

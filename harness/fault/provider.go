@@ -1,0 +1,171 @@
+package fault
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/lightningnetwork/lnd/lntypes"
+
+	"github.com/l402chaos/l402chaos/fakeprovider"
+	"github.com/l402chaos/l402chaos/harness"
+)
+
+// ErrNoProvider: the backend has no provider to act on.
+var ErrNoProvider = errors.New("backend has no provider")
+
+// providerBackend is a backend that runs the fake provider in-process.
+type providerBackend interface {
+	Provider() *fakeprovider.Provider
+}
+
+func provider(env *harness.Env) (*fakeprovider.Provider, error) {
+	pb, ok := env.Backend.(providerBackend)
+	if !ok || pb.Provider() == nil {
+		return nil, ErrNoProvider
+	}
+	return pb.Provider(), nil
+}
+
+// Knob arms one of the provider's L7 knobs; the heal disarms it.
+type Knob struct {
+	Knob fakeprovider.Knob `json:"knob"`
+}
+
+func (k Knob) Name() string {
+	s := "knob " + string(k.Knob.Kind)
+	if k.Knob.Status != 0 {
+		s += fmt.Sprintf(" %d", k.Knob.Status)
+	}
+	return s
+}
+
+func (k Knob) Inject(ctx context.Context, env *harness.Env) (harness.Heal, error) {
+	p, err := provider(env)
+	if err != nil {
+		return nil, err
+	}
+	armed, err := p.Arm(k.Knob)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", k.Name(), err)
+	}
+	return func(context.Context) error {
+		if err := p.Disarm(armed.ID); err != nil && !errors.Is(err, fakeprovider.ErrNotFound) {
+			return err
+		}
+		return nil
+	}, nil
+}
+
+// RestartProvider restarts the provider on the same ports after Down;
+// with Forget it loses its root keys, so every token it issued is void.
+type RestartProvider struct {
+	Down   time.Duration `json:"down"`
+	Forget bool          `json:"forget,omitempty"`
+}
+
+func (r RestartProvider) Name() string {
+	if r.Forget {
+		return "restart provider, keys lost"
+	}
+	return "restart provider"
+}
+
+func (r RestartProvider) Inject(ctx context.Context, env *harness.Env) (harness.Heal, error) {
+	p, err := provider(env)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.Restart(ctx, r.Down, r.Forget); err != nil {
+		return nil, fmt.Errorf("%s: %w", r.Name(), err)
+	}
+	return noHeal, nil
+}
+
+// ResolveHolds settles (or cancels) every hold invoice whose HTLC the
+// provider is holding.
+type ResolveHolds struct {
+	Cancel bool `json:"cancel,omitempty"`
+}
+
+func (r ResolveHolds) Name() string {
+	if r.Cancel {
+		return "cancel held invoices"
+	}
+	return "settle held invoices"
+}
+
+func (r ResolveHolds) Inject(ctx context.Context, env *harness.Env) (harness.Heal, error) {
+	p, err := provider(env)
+	if err != nil {
+		return nil, err
+	}
+	held, err := heldInvoices(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	if len(held) == 0 {
+		return nil, fmt.Errorf("%s: no invoice is held", r.Name())
+	}
+	for _, h := range held {
+		if r.Cancel {
+			err = p.CancelInvoice(ctx, h)
+		} else {
+			err = p.SettleInvoice(ctx, h)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s %s: %w", r.Name(), h, err)
+		}
+	}
+	return noHeal, nil
+}
+
+func heldInvoices(ctx context.Context, p *fakeprovider.Provider) ([]lntypes.Hash, error) {
+	snap, err := p.Ledger(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read ledger: %w", err)
+	}
+	var out []lntypes.Hash
+	for _, inv := range snap.Invoices {
+		if !inv.Hold || inv.State != fakeprovider.InvoiceAccepted {
+			continue
+		}
+		h, err := lntypes.MakeHashFromStr(inv.PaymentHash)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, h)
+	}
+	return out, nil
+}
+
+// RevokeTokens revokes every token the provider has issued so far: a
+// client holding one must pay again, once.
+type RevokeTokens struct{}
+
+func (RevokeTokens) Name() string { return "revoke tokens" }
+
+func (r RevokeTokens) Inject(ctx context.Context, env *harness.Env) (harness.Heal, error) {
+	p, err := provider(env)
+	if err != nil {
+		return nil, err
+	}
+	snap, err := p.Ledger(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%s: read ledger: %w", r.Name(), err)
+	}
+	n := 0
+	for _, req := range snap.Requests {
+		if c := req.Challenge; c != nil && c.TokenID != "" {
+			if err := p.RevokeToken(c.TokenID); err != nil && !errors.Is(err, fakeprovider.ErrNotFound) {
+				return nil, fmt.Errorf("%s %s: %w", r.Name(), c.TokenID, err)
+			}
+			n++
+		}
+	}
+	if n == 0 {
+		return nil, fmt.Errorf("%s: no token issued yet", r.Name())
+	}
+	return noHeal, nil
+}

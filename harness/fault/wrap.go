@@ -1,0 +1,117 @@
+package fault
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/l402chaos/l402chaos/harness"
+	"github.com/l402chaos/l402chaos/harness/history"
+)
+
+// Triggered injects its fault once a payment phase has happened Count
+// times: a trigger on the payment, not a sleep.
+type Triggered struct {
+	Fault harness.Fault `json:"fault"`
+	Phase harness.Phase `json:"phase"`
+	Count int           `json:"count"`
+}
+
+// After fires f when phase p has happened (n times, default once).
+func After(f harness.Fault, p harness.Phase, n ...int) *Triggered {
+	c := 1
+	if len(n) > 0 && n[0] > 0 {
+		c = n[0]
+	}
+	return &Triggered{Fault: f, Phase: p, Count: c}
+}
+
+func (t *Triggered) Name() string {
+	if t.Count > 1 {
+		return fmt.Sprintf("%s after %s x%d", t.Fault.Name(), t.Phase, t.Count)
+	}
+	return fmt.Sprintf("%s after %s", t.Fault.Name(), t.Phase)
+}
+
+func (t *Triggered) Inject(ctx context.Context, env *harness.Env) (harness.Heal, error) {
+	if err := env.Backend.Await(ctx, t.Phase, max(t.Count, 1)); err != nil {
+		return nil, err
+	}
+	if env.Record != nil {
+		env.Record(history.Event{Process: history.Nemesis, Type: history.Info, F: history.Phase, Fault: t.Fault.Name(), Detail: string(t.Phase)})
+	}
+	return t.Fault.Inject(ctx, env)
+}
+
+// HealAfter passes on the inner fault's schedule, if it has one.
+func (t *Triggered) HealAfter(ctx context.Context, env *harness.Env) error {
+	return healAfter(ctx, env, t.Fault)
+}
+
+func healAfter(ctx context.Context, env *harness.Env, f harness.Fault) error {
+	if s, ok := f.(harness.Scheduled); ok {
+		return s.HealAfter(ctx, env)
+	}
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// Timed heals its fault after a duration. The duration is the fault's
+// parameter (a 5 s partition), not a synchronisation.
+type Timed struct {
+	Fault    harness.Fault `json:"fault"`
+	Duration time.Duration `json:"duration"`
+}
+
+// For heals f d after it was injected.
+func For(f harness.Fault, d time.Duration) *Timed { return &Timed{Fault: f, Duration: d} }
+
+func (t *Timed) Name() string { return fmt.Sprintf("%s for %s", t.Fault.Name(), t.Duration) }
+
+func (t *Timed) Inject(ctx context.Context, env *harness.Env) (harness.Heal, error) {
+	if t.Duration <= 0 {
+		return nil, fmt.Errorf("%s: duration must be positive", t.Name())
+	}
+	return t.Fault.Inject(ctx, env)
+}
+
+func (t *Timed) HealAfter(ctx context.Context, _ *harness.Env) error {
+	timer := time.NewTimer(t.Duration)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Bounded heals its fault once a phase has happened Count times.
+type Bounded struct {
+	Fault harness.Fault `json:"fault"`
+	Phase harness.Phase `json:"phase"`
+	Count int           `json:"count"`
+}
+
+// Until heals f when phase p has happened (n times, default once).
+func Until(f harness.Fault, p harness.Phase, n ...int) *Bounded {
+	c := 1
+	if len(n) > 0 && n[0] > 0 {
+		c = n[0]
+	}
+	return &Bounded{Fault: f, Phase: p, Count: c}
+}
+
+func (b *Bounded) Name() string { return fmt.Sprintf("%s until %s", b.Fault.Name(), b.Phase) }
+
+func (b *Bounded) Inject(ctx context.Context, env *harness.Env) (harness.Heal, error) {
+	return b.Fault.Inject(ctx, env)
+}
+
+func (b *Bounded) HealAfter(ctx context.Context, env *harness.Env) error {
+	return env.Backend.Await(ctx, b.Phase, max(b.Count, 1))
+}
+
+// noHeal is the Heal of a fault that leaves nothing to undo (a restart, a
+// kill of the client, mined blocks).
+func noHeal(context.Context) error { return nil }

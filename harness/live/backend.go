@@ -1,0 +1,327 @@
+package live
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/lightningnetwork/lnd/lnrpc"
+	"github.com/lightningnetwork/lnd/lnrpc/invoicesrpc"
+	"github.com/lightningnetwork/lnd/lnrpc/routerrpc"
+
+	"github.com/l402chaos/l402chaos/fakeprovider"
+	"github.com/l402chaos/l402chaos/harness"
+	"github.com/l402chaos/l402chaos/harness/history"
+	"github.com/l402chaos/l402chaos/regtest"
+)
+
+// Backend is a live system for one scenario run: a regtest network whose
+// hops pass through toxiproxy, the fake provider on the payee node, and
+// watchers that turn payment phases into triggers.
+type Backend struct {
+	log      *slog.Logger
+	net      *regtest.Network
+	links    *Links
+	prov     *fakeprovider.Provider
+	payer    *regtest.Node
+	payee    *regtest.Node
+	cfg      fakeprovider.Config
+	ends     harness.Endpoints
+	before   map[string]history.Balance
+	existing map[string]bool // payment and invoice hashes from before the run
+
+	phases *phases
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var _ harness.Environment = (*Backend)(nil)
+
+// Start is a harness.StartFunc: it starts a network for n (from the
+// snapshot cache when it can), the provider on bob, and a proxy on every
+// link the faults can reach.
+func Start(ctx context.Context, n harness.Network, log *slog.Logger) (_ harness.Environment, err error) {
+	b, err := start(ctx, n, log)
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+func start(ctx context.Context, n harness.Network, log *slog.Logger) (_ *Backend, err error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	b := &Backend{log: log, links: NewLinks(log), phases: newPhases(), existing: map[string]bool{}}
+	b.ctx, b.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	defer func() {
+		if err != nil {
+			b.Close()
+		}
+	}()
+	topo := regtest.Direct
+	next := regtest.Bob
+	if n.Topology == "routed" {
+		topo, next = regtest.Routed, regtest.Carol
+	}
+	b.net, err = regtest.Start(ctx, regtest.WithTopology(topo), regtest.WithSnapshot(true),
+		regtest.WithLogger(log), regtest.WithInterpose(b.links.Interpose))
+	if err != nil {
+		return nil, fmt.Errorf("start network: %w", err)
+	}
+	b.payer, b.payee = b.net.Node(regtest.Alice), b.net.Node(regtest.Bob)
+	if err := b.links.Group(harness.LinkPeers, "p2p:"+regtest.Alice, "p2p:"+next); err != nil {
+		return nil, err
+	}
+	if err := b.links.Group(harness.LinkPayerChain, "chain:"+regtest.Alice); err != nil {
+		return nil, err
+	}
+	if err := b.links.Group(harness.LinkPayeeChain, "chain:"+regtest.Bob); err != nil {
+		return nil, err
+	}
+
+	if n.PayerLocalSat > 0 {
+		if err := b.Drain(ctx, n.PayerLocalSat); err != nil {
+			return nil, err
+		}
+	}
+
+	b.cfg = fakeprovider.DefaultConfig()
+	if n.InvoiceExpiry > 0 {
+		b.cfg.Profile.InvoiceExpiry = fakeprovider.Duration(n.InvoiceExpiry)
+	}
+	if n.TokenTTL > 0 {
+		for i := range b.cfg.Services {
+			if b.cfg.Services[i].Pricing == fakeprovider.PerToken {
+				b.cfg.Services[i].TokenTTL = fakeprovider.Duration(n.TokenTTL)
+			}
+		}
+	}
+	b.prov, err = fakeprovider.Start(ctx, fakeprovider.NewLND(b.payee.LN(), b.payee.Invoices()), b.cfg,
+		fakeprovider.WithLogger(log.With("component", "provider")), fakeprovider.WithObserver(b.observe))
+	if err != nil {
+		return nil, fmt.Errorf("start provider: %w", err)
+	}
+	provAddr, err := b.links.Add(harness.LinkProvider, strings.TrimPrefix(b.prov.URL(), "http://"))
+	if err != nil {
+		return nil, err
+	}
+	payerAddr, err := b.links.Add(harness.LinkPayer, b.payer.RPCAddr())
+	if err != nil {
+		return nil, err
+	}
+	b.ends = harness.Endpoints{
+		ProviderURL:   "http://" + provAddr,
+		PayerRPC:      payerAddr,
+		PayerTLSCert:  b.payer.TLSCertPath(),
+		PayerMacaroon: b.payer.AdminMacaroonPath(),
+	}
+	if err := b.markExisting(ctx); err != nil {
+		return nil, err
+	}
+	if b.before, err = b.balances(ctx); err != nil {
+		return nil, err
+	}
+	b.wg.Add(1)
+	go b.watchPayments()
+	return b, nil
+}
+
+// Endpoints are the client's ways in, through the proxies.
+func (b *Backend) Endpoints() harness.Endpoints { return b.ends }
+
+// Provider is the fake provider (faults reach it by type assertion).
+func (b *Backend) Provider() *fakeprovider.Provider { return b.prov }
+
+// Network is the regtest network.
+func (b *Backend) Network() *regtest.Network { return b.net }
+
+// Link returns a proxied link by name.
+func (b *Backend) Link(name string) (harness.Link, error) { return b.links.Link(name) }
+
+// Node returns a node's process controls.
+func (b *Backend) Node(name string) (harness.Node, error) {
+	n := b.net.Node(name)
+	if n == nil {
+		return nil, fmt.Errorf("node %q: %w", name, ErrUnknownNode)
+	}
+	return &node{n: n, net: b.net}, nil
+}
+
+// ErrUnknownNode: no node by that name in the topology.
+var ErrUnknownNode = errors.New("unknown node")
+
+// Mine mines blocks and waits until every running node has synced to them.
+func (b *Backend) Mine(ctx context.Context, blocks int) error {
+	if _, err := b.net.Mine(ctx, blocks); err != nil {
+		return err
+	}
+	for _, n := range b.net.Nodes() {
+		if !n.Running() || n.Paused() {
+			continue
+		}
+		if err := n.WaitSynced(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Await blocks until phase p has happened n times.
+func (b *Backend) Await(ctx context.Context, p harness.Phase, n int) error {
+	return b.phases.await(ctx, p, n)
+}
+
+// Close stops the watchers, the provider, the network and the proxies.
+func (b *Backend) Close() error {
+	b.closeOnce.Do(func() {
+		b.cancel()
+		var errs []error
+		if b.prov != nil {
+			errs = append(errs, b.prov.Close())
+		}
+		if b.net != nil {
+			errs = append(errs, b.net.Close())
+		}
+		b.wg.Wait()
+		errs = append(errs, b.links.Close())
+		b.closeErr = errors.Join(errs...)
+	})
+	return b.closeErr
+}
+
+// node adapts a regtest node to harness.Node. Start and Restart wait for
+// the node's channels to carry payments again.
+type node struct {
+	n   *regtest.Node
+	net *regtest.Network
+}
+
+func (n *node) Name() string  { return n.n.Name() }
+func (n *node) Kill() error   { return n.n.Kill() }
+func (n *node) Pause() error  { return n.n.Pause() }
+func (n *node) Resume() error { return n.n.Resume() }
+
+func (n *node) Restart(ctx context.Context) error {
+	if err := n.n.Restart(ctx); err != nil {
+		return err
+	}
+	return n.net.WaitReady(ctx)
+}
+
+func (n *node) Start(ctx context.Context) error {
+	if n.n.Paused() {
+		if err := n.n.Resume(); err != nil {
+			return err
+		}
+	}
+	if !n.n.Running() {
+		if err := n.n.Start(ctx); err != nil {
+			return err
+		}
+	}
+	return n.net.WaitReady(ctx)
+}
+
+// Drain pays the payee until the payer's local balance is about keep sats.
+func (b *Backend) Drain(ctx context.Context, keep int64) error {
+	bal, err := b.payer.LN().ChannelBalance(ctx, &lnrpc.ChannelBalanceRequest{})
+	if err != nil {
+		return fmt.Errorf("drain: balance: %w", err)
+	}
+	amt := int64(bal.GetLocalBalance().GetSat()) - keep
+	if amt <= 0 {
+		return nil
+	}
+	inv, err := b.payee.AddInvoice(ctx, amt, "drain")
+	if err != nil {
+		return fmt.Errorf("drain: %w", err)
+	}
+	if _, err := b.payer.Pay(ctx, inv.PaymentRequest); err != nil {
+		return fmt.Errorf("drain %d sat: %w", amt, err)
+	}
+	return nil
+}
+
+func hexHash(b []byte) string { return hex.EncodeToString(b) }
+
+// observe turns provider notes into phases.
+func (b *Backend) observe(n fakeprovider.Note) {
+	switch n.Kind {
+	case fakeprovider.NoteChallenge:
+		b.phases.challenge(n.PaymentHash)
+		if n.Hold {
+			b.wg.Add(1)
+			go b.watchHold(n.PaymentHash)
+		}
+	case fakeprovider.NoteSideEffect:
+		b.phases.hit(harness.SideEffectDone, fmt.Sprintf("%s %s", n.Key, n.PaymentHash))
+	case fakeprovider.NoteDelivery:
+		b.phases.hit(harness.Delivered, fmt.Sprintf("%s %s %d", n.Path, n.PaymentHash, b.phases.count(harness.Delivered)))
+	}
+}
+
+// watchHold waits for a hold invoice to be accepted (its HTLC held).
+func (b *Backend) watchHold(hash string) {
+	defer b.wg.Done()
+	raw, err := hex.DecodeString(hash)
+	if err != nil {
+		return
+	}
+	_ = regtest.Until(b.ctx, watchRetry, func(ctx context.Context) error {
+		stream, err := b.payee.Invoices().SubscribeSingleInvoice(ctx, &invoicesrpc.SubscribeSingleInvoiceRequest{RHash: raw})
+		if err != nil {
+			return err
+		}
+		for {
+			inv, err := stream.Recv()
+			if err != nil {
+				return err
+			}
+			switch inv.GetState() {
+			case lnrpc.Invoice_ACCEPTED:
+				b.phases.hit(harness.InvoiceAccepted, hash)
+			case lnrpc.Invoice_SETTLED, lnrpc.Invoice_CANCELED:
+				return nil
+			}
+		}
+	})
+}
+
+// watchPayments follows the payer's payments, resubscribing when the node
+// restarts, and catching up on what it missed with ListPayments.
+func (b *Backend) watchPayments() {
+	defer b.wg.Done()
+	_ = regtest.Until(b.ctx, watchRetry, func(ctx context.Context) error {
+		stream, err := b.payer.Router().TrackPayments(ctx, &routerrpc.TrackPaymentsRequest{})
+		if err != nil {
+			return err
+		}
+		resp, err := b.payer.LN().ListPayments(ctx, &lnrpc.ListPaymentsRequest{IncludeIncomplete: true, MaxPayments: 10000})
+		if err != nil {
+			return err
+		}
+		for _, p := range resp.GetPayments() {
+			b.phases.payment(p.GetPaymentHash(), p.GetStatus())
+		}
+		for {
+			p, err := stream.Recv()
+			if err != nil {
+				return err
+			}
+			b.phases.payment(p.GetPaymentHash(), p.GetStatus())
+		}
+	})
+}
+
+// watchRetry is how often a broken watcher stream is resubscribed.
+const watchRetry = 200 * time.Millisecond

@@ -1,0 +1,221 @@
+package live
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/lightningnetwork/lnd/lnrpc"
+
+	"github.com/l402chaos/l402chaos/fakeprovider"
+	"github.com/l402chaos/l402chaos/harness/history"
+	"github.com/l402chaos/l402chaos/regtest"
+)
+
+// Truth collects the ground truth: the payer's payments, the payee's
+// invoices, the provider's ledger, pending HTLCs and balances. What it
+// cannot read goes into Truth.Errors; the checkers that need it answer
+// Unknown.
+func (b *Backend) Truth(ctx context.Context, plan history.Plan) (*history.Truth, error) {
+	t := &history.Truth{Collected: time.Now(), Plan: plan, Payer: regtest.Alice, Payee: regtest.Bob, Before: b.before}
+	for _, s := range b.cfg.Services {
+		t.Plan.Services = append(t.Plan.Services, history.Service{
+			Name: s.Name, PerToken: s.Pricing == fakeprovider.PerToken,
+			TokenTTL: time.Duration(s.TokenTTL), PriceMsat: s.PriceSat * 1000,
+		})
+	}
+	var errs []error
+	note := func(what string, err error) {
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", what, err))
+			t.Errors = append(t.Errors, fmt.Sprintf("%s: %v", what, err))
+		}
+	}
+	note("payments", b.payments(ctx, t))
+	holds, err := b.ledger(ctx, t)
+	note("provider ledger", err)
+	note("invoices", b.invoices(ctx, t, holds))
+	note("pending htlcs", b.pending(ctx, t))
+	after, err := b.balances(ctx)
+	note("balances", err)
+	t.After = after
+	return t, errors.Join(errs...)
+}
+
+// markExisting remembers the payments and invoices from before the run
+// (the network's own probes and funding), which are not the client's.
+func (b *Backend) markExisting(ctx context.Context) error {
+	ps, err := b.payer.LN().ListPayments(ctx, &lnrpc.ListPaymentsRequest{IncludeIncomplete: true, MaxPayments: 10000})
+	if err != nil {
+		return fmt.Errorf("list payments: %w", err)
+	}
+	for _, p := range ps.GetPayments() {
+		b.existing[p.GetPaymentHash()] = true
+	}
+	is, err := b.payee.LN().ListInvoices(ctx, &lnrpc.ListInvoiceRequest{NumMaxInvoices: 10000})
+	if err != nil {
+		return fmt.Errorf("list invoices: %w", err)
+	}
+	for _, i := range is.GetInvoices() {
+		b.existing[hexHash(i.GetRHash())] = true
+	}
+	return nil
+}
+
+func nsTime(ns int64) time.Time {
+	if ns <= 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, ns)
+}
+
+func (b *Backend) payments(ctx context.Context, t *history.Truth) error {
+	resp, err := b.payer.LN().ListPayments(ctx, &lnrpc.ListPaymentsRequest{IncludeIncomplete: true, MaxPayments: 10000})
+	if err != nil {
+		return err
+	}
+	for _, p := range resp.GetPayments() {
+		if b.existing[p.GetPaymentHash()] {
+			continue
+		}
+		hp := history.Payment{
+			Hash: p.GetPaymentHash(), Status: p.GetStatus().String(),
+			ValueMsat: p.GetValueMsat(), FeeMsat: p.GetFeeMsat(), Created: nsTime(p.GetCreationTimeNs()),
+		}
+		if p.GetFailureReason() != lnrpc.PaymentFailureReason_FAILURE_REASON_NONE {
+			hp.FailureReason = p.GetFailureReason().String()
+		}
+		final := p.GetStatus() == lnrpc.Payment_SUCCEEDED || p.GetStatus() == lnrpc.Payment_FAILED
+		for _, h := range p.GetHtlcs() {
+			a := history.Attempt{Status: h.GetStatus().String(), Attempted: nsTime(h.GetAttemptTimeNs()), Resolved: nsTime(h.GetResolveTimeNs())}
+			if f := h.GetFailure(); f != nil {
+				a.Failure = f.GetCode().String()
+			}
+			hp.Attempts = append(hp.Attempts, a)
+			if final && a.Resolved.After(hp.Resolved) {
+				hp.Resolved = a.Resolved
+			}
+		}
+		if final && hp.Resolved.IsZero() {
+			hp.Resolved = hp.Created // failed before any HTLC left
+		}
+		t.Payments = append(t.Payments, hp)
+	}
+	return nil
+}
+
+func (b *Backend) invoices(ctx context.Context, t *history.Truth, holds map[string]bool) error {
+	resp, err := b.payee.LN().ListInvoices(ctx, &lnrpc.ListInvoiceRequest{NumMaxInvoices: 10000})
+	if err != nil {
+		return err
+	}
+	for _, i := range resp.GetInvoices() {
+		h := hexHash(i.GetRHash())
+		if b.existing[h] {
+			continue
+		}
+		inv := history.Invoice{
+			Hash: h, State: i.GetState().String(), ValueMsat: i.GetValueMsat(), AmtPaidMsat: i.GetAmtPaidMsat(),
+			Created: time.Unix(i.GetCreationDate(), 0), Expiry: time.Duration(i.GetExpiry()) * time.Second, Hold: holds[h],
+		}
+		if i.GetSettleDate() > 0 {
+			inv.Settled = time.Unix(i.GetSettleDate(), 0)
+		}
+		t.Invoices = append(t.Invoices, inv)
+	}
+	return nil
+}
+
+// ledger copies the provider's ledger, mapping each request to the
+// purchase whose path it asked for. It returns which invoices were hold
+// invoices.
+func (b *Backend) ledger(ctx context.Context, t *history.Truth) (map[string]bool, error) {
+	snap, err := b.prov.Ledger(ctx)
+	if err != nil {
+		return nil, err
+	}
+	byPath := map[string]string{}
+	for _, p := range t.Plan.Purchases {
+		byPath[p.Path] = p.Key
+	}
+	purchase := func(path string) string { return byPath[path] }
+	for _, r := range snap.Requests {
+		hr := history.Request{
+			Seq: r.Seq, Time: r.Time, Method: r.Method, Path: r.Path, Service: r.Service, Key: r.Key,
+			Purchase: purchase(r.Path), Status: r.Status, RetryAfter: time.Duration(r.RetryAfter),
+			SideEffect: r.SideEffect, Replayed: r.Replayed, Knobs: r.Knobs, Error: r.Error,
+		}
+		if c := r.Challenge; c != nil {
+			hr.InvoiceHash, hr.MacaroonHash, hr.AmountMsat, hr.ChallengeKnob, hr.TokenID = c.InvoiceHash, c.PaymentHash, c.AmountMsat, c.Knob, c.TokenID
+		}
+		if c := r.Credential; c != nil {
+			hr.CredentialHash, hr.CredentialToken, hr.CredentialValid, hr.CredentialError = c.PaymentHash, c.TokenID, c.Valid, c.Reason
+		}
+		t.Requests = append(t.Requests, hr)
+	}
+	for _, s := range snap.SideEffects {
+		t.SideEffects = append(t.SideEffects, history.SideEffect{
+			Seq: s.Seq, RequestSeq: s.RequestSeq, Time: s.Time, Path: s.Path, Key: s.Key, Purchase: purchase(s.Path), PaymentHash: s.PaymentHash,
+		})
+	}
+	for _, d := range snap.Deliveries {
+		t.Deliveries = append(t.Deliveries, history.Delivery{
+			Seq: d.Seq, RequestSeq: d.RequestSeq, Time: d.Time, Path: d.Path, Key: d.Key, Purchase: purchase(d.Path),
+			PaymentHash: d.PaymentHash, TokenID: d.TokenID, Status: d.Status, BodySHA256: d.BodySHA256, Replayed: d.Replayed,
+		})
+	}
+	holds := map[string]bool{}
+	for _, i := range snap.Invoices {
+		if i.Hold {
+			holds[i.PaymentHash] = true
+		}
+	}
+	return holds, nil
+}
+
+func (b *Backend) pending(ctx context.Context, t *history.Truth) error {
+	var errs []error
+	for _, n := range b.net.Nodes() {
+		resp, err := n.LN().ListChannels(ctx, &lnrpc.ListChannelsRequest{})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", n.Name(), err))
+			continue
+		}
+		for _, c := range resp.GetChannels() {
+			for _, h := range c.GetPendingHtlcs() {
+				t.Pending = append(t.Pending, history.HTLC{
+					Node: n.Name(), Channel: shortPoint(c.GetChannelPoint()), Hash: hexHash(h.GetHashLock()),
+					AmountMsat: h.GetAmount() * 1000, Incoming: h.GetIncoming(), ExpiryBlock: h.GetExpirationHeight(),
+				})
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func shortPoint(p string) string {
+	if i := strings.IndexByte(p, ':'); i > 8 {
+		return p[:8] + p[i:]
+	}
+	return p
+}
+
+// balances reads every node's channel balance, in msat.
+func (b *Backend) balances(ctx context.Context) (map[string]history.Balance, error) {
+	out := map[string]history.Balance{}
+	var errs []error
+	for _, n := range b.net.Nodes() {
+		resp, err := n.LN().ChannelBalance(ctx, &lnrpc.ChannelBalanceRequest{})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", n.Name(), err))
+			continue
+		}
+		out[n.Name()] = history.Balance{
+			LocalMsat:  int64(resp.GetLocalBalance().GetMsat()),
+			RemoteMsat: int64(resp.GetRemoteBalance().GetMsat()),
+		}
+	}
+	return out, errors.Join(errs...)
+}

@@ -1,0 +1,272 @@
+package scenarios
+
+import (
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/l402chaos/l402chaos/fakeprovider"
+	"github.com/l402chaos/l402chaos/harness"
+	"github.com/l402chaos/l402chaos/harness/fault"
+	"github.com/l402chaos/l402chaos/harness/history"
+)
+
+// All is the catalogue of scripted scenarios, in the order they run.
+func All() []harness.Scenario {
+	return []harness.Scenario{
+		{
+			Name:        "invoice-expired",
+			Description: "the challenge's invoice has already expired: the client must not pay it",
+			Setup:       []harness.Fault{knob(fakeprovider.Knob{Kind: fakeprovider.ExpiredInvoice, Times: 1})},
+			Traffic:     []harness.Traffic{data("k1")},
+			Coverage:    []harness.Coverage{knobFired(string(fakeprovider.ExpiredInvoice))},
+		},
+		{
+			Name:        "invoice-expires-while-held",
+			Description: "the payee holds the HTLC past the invoice's expiry, then settles: the purchase still completes once",
+			Network:     harness.Network{InvoiceExpiry: 8 * time.Second},
+			Setup:       []harness.Fault{knob(fakeprovider.Knob{Kind: fakeprovider.HoldInvoice, Times: 1, For: dur(12 * time.Second), Then: "settle"})},
+			Traffic:     []harness.Traffic{data("k1")},
+			Coverage:    []harness.Coverage{invoiceState(history.InvoiceSettled, true), settledLate()},
+		},
+		{
+			Name:        "hodl-timeout",
+			Description: "the payee holds the HTLC until blocks time it out: the payment fails back, and the client may pay a fresh challenge once",
+			Setup:       []harness.Fault{knob(fakeprovider.Knob{Kind: fakeprovider.HoldInvoice, Times: 1, Then: "manual"})},
+			Faults:      []harness.Fault{fault.After(fault.MineUntilCancel{}, harness.InvoiceAccepted)},
+			Traffic:     []harness.Traffic{data("k1")},
+			Coverage:    []harness.Coverage{faultFired("mine until"), paymentEnded(history.PaymentFailed, "")},
+		},
+		{
+			Name:        "hold-settled-after-give-up",
+			Description: "the client gives up while its HTLC is held; the payee settles later; a restart must recover the purchase without paying again",
+			Setup:       []harness.Fault{knob(fakeprovider.Knob{Kind: fakeprovider.HoldInvoice, Times: 1, For: dur(15 * time.Second), Then: "settle"})},
+			Traffic:     []harness.Traffic{{Key: "k1", Service: "data", ClientTimeout: 6 * time.Second}},
+			Coverage:    []harness.Coverage{gaveUp(), invoiceState(history.InvoiceSettled, true), delivered()},
+		},
+		{
+			Name:        "insufficient-funds",
+			Description: "the payer's channel cannot carry the price: the purchase fails, nothing is paid",
+			Network:     harness.Network{PayerLocalSat: 40},
+			Traffic:     []harness.Traffic{data("k1")},
+			Coverage:    []harness.Coverage{paymentEnded(history.PaymentFailed, "")},
+		},
+		{
+			Name:        "no-route",
+			Description: "the payer's only peer is unreachable: no route, the purchase fails",
+			Setup:       []harness.Fault{fault.Down{Link: harness.LinkPeers}},
+			Traffic:     []harness.Traffic{data("k1")},
+			Coverage:    []harness.Coverage{paymentEnded(history.PaymentFailed, "")},
+		},
+		{
+			Name:        "partition-before-challenge",
+			Description: "client and provider are cut before the first request; the client retries and buys once",
+			Setup:       []harness.Fault{fault.For(fault.Down{Link: harness.LinkProvider}, 3*time.Second)},
+			Traffic:     []harness.Traffic{data("k1")},
+			Coverage:    []harness.Coverage{faultFired("down " + harness.LinkProvider), delivered()},
+		},
+		{
+			Name:        "partition-after-payment",
+			Description: "client and provider are cut the moment the payment settles; the credentialed retry must not pay again",
+			Faults:      []harness.Fault{fault.After(fault.For(fault.Down{Link: harness.LinkProvider}, 4*time.Second), harness.PreimageReceived)},
+			Traffic:     []harness.Traffic{data("k1")},
+			Coverage:    []harness.Coverage{faultFired("down " + harness.LinkProvider), delivered()},
+		},
+		{
+			Name:        "partition-credentialed-retry",
+			Description: "the answer to the paid request is lost on the wire; the client retries with its credential, never pays twice",
+			Faults: []harness.Fault{fault.After(
+				fault.For(fault.Timeout{Link: harness.LinkProvider, Stream: harness.Downstream}, 4*time.Second),
+				harness.PreimageReceived)},
+			Traffic:  []harness.Traffic{ops("k1")},
+			Coverage: []harness.Coverage{faultFired("timeout " + harness.LinkProvider), delivered()},
+		},
+		{
+			Name:        "partition-payer-lnd-in-flight",
+			Description: "the client loses its LND while the HTLC is held; it must track the payment, not pay again",
+			Setup:       []harness.Fault{knob(fakeprovider.Knob{Kind: fakeprovider.HoldInvoice, Times: 1, For: dur(4 * time.Second), Then: "settle"})},
+			Faults:      []harness.Fault{fault.After(fault.For(fault.Down{Link: harness.LinkPayer}, 8*time.Second), harness.InvoiceAccepted)},
+			Traffic:     []harness.Traffic{data("k1")},
+			Coverage:    []harness.Coverage{faultFired("down " + harness.LinkPayer), invoiceState(history.InvoiceSettled, true)},
+		},
+		{
+			Name:        "partition-lnd-lnd-held",
+			Description: "payer and payee nodes are cut while the HTLC is held; the payee settles during the cut",
+			Setup:       []harness.Fault{knob(fakeprovider.Knob{Kind: fakeprovider.HoldInvoice, Times: 1, For: dur(3 * time.Second), Then: "settle"})},
+			Faults:      []harness.Fault{fault.After(fault.For(fault.Down{Link: harness.LinkPeers}, 8*time.Second), harness.InvoiceAccepted)},
+			Traffic:     []harness.Traffic{data("k1")},
+			Coverage:    []harness.Coverage{faultFired("down " + harness.LinkPeers), invoiceState(history.InvoiceSettled, true)},
+		},
+		{
+			Name:        "response-lost-after-processing",
+			Description: "the provider runs the paid POST and drops the connection; the retry must not run the side effect twice",
+			Setup:       []harness.Fault{knob(fakeprovider.Knob{Kind: fakeprovider.DropAfter, Times: 1, Match: fakeprovider.Match{Method: "POST", Credentialed: true}})},
+			Traffic:     []harness.Traffic{ops("k1")},
+			Coverage:    []harness.Coverage{knobFired(string(fakeprovider.DropAfter))},
+		},
+		{
+			Name:        "5xx-after-processing",
+			Description: "the provider runs the paid POST and answers 500; the client must not pay the next challenge",
+			Setup:       []harness.Fault{knob(fakeprovider.Knob{Kind: fakeprovider.ErrorAfter, Times: 1, Status: 500, Match: fakeprovider.Match{Method: "POST", Credentialed: true}})},
+			Traffic:     []harness.Traffic{ops("k1")},
+			Coverage:    []harness.Coverage{knobFired(string(fakeprovider.ErrorAfter))},
+		},
+		{
+			Name:        "permanent-400",
+			Description: "the provider answers 400 Bad Request: a permanent error, reported at once and never retried",
+			Setup:       []harness.Fault{knob(fakeprovider.Knob{Kind: fakeprovider.ErrorBefore, Times: 1, Status: 400})},
+			Traffic:     []harness.Traffic{data("k1")},
+			Coverage:    []harness.Coverage{status(400)},
+		},
+		{
+			Name:        "402-after-payment",
+			Description: "the provider refuses a valid paid credential for a moment (settlement lag); the client retries it, never pays again",
+			Setup:       []harness.Fault{knob(fakeprovider.Knob{Kind: fakeprovider.RejectPaid, For: dur(2 * time.Second)})},
+			Traffic:     []harness.Traffic{data("k1")},
+			Coverage:    []harness.Coverage{knobFired(string(fakeprovider.RejectPaid)), delivered()},
+		},
+		{
+			Name:        "429-retry-after",
+			Description: "the provider answers 429 with Retry-After; the client waits as told",
+			Setup:       []harness.Fault{knob(fakeprovider.Knob{Kind: fakeprovider.RetryAfter, Times: 1, Status: 429, RetryAfter: dur(2 * time.Second)})},
+			Traffic:     []harness.Traffic{data("k1")},
+			Coverage:    []harness.Coverage{status(429), delivered()},
+		},
+		{
+			Name:        "503-retry-after",
+			Description: "the provider answers the paid request 503 with Retry-After; the client waits and retries its credential",
+			Setup:       []harness.Fault{knob(fakeprovider.Knob{Kind: fakeprovider.RetryAfter, Times: 1, Status: 503, RetryAfter: dur(2 * time.Second), Match: fakeprovider.Match{Credentialed: true}})},
+			Traffic:     []harness.Traffic{data("k1")},
+			Coverage:    []harness.Coverage{status(503), delivered()},
+		},
+		{
+			Name:        "settlement-failure",
+			Description: "the provider cannot confirm the payment yet (502 with Retry-After); the client retries its credential",
+			Setup:       []harness.Fault{knob(fakeprovider.Knob{Kind: fakeprovider.SettlementFailure, Times: 1})},
+			Traffic:     []harness.Traffic{data("k1")},
+			Coverage:    []harness.Coverage{knobFired(string(fakeprovider.SettlementFailure)), delivered()},
+		},
+		{
+			Name:        "crash-before-dispatch",
+			Description: "the client dies after the challenge is issued, before it could pay; the restart pays once",
+			Setup:       []harness.Fault{knob(fakeprovider.Knob{Kind: fakeprovider.Delay, Times: 1, Delay: dur(3 * time.Second), Match: fakeprovider.Match{Method: "GET"}})},
+			Faults:      []harness.Fault{fault.After(fault.KillClient{Key: "k1"}, harness.ChallengeIssued)},
+			Traffic:     []harness.Traffic{data("k1")},
+			NeedsKiller: true,
+			Coverage:    []harness.Coverage{killedClient(), restarted(), delivered()},
+		},
+		{
+			Name:        "crash-htlc-held",
+			Description: "the client dies while its HTLC is held at the payee; the restart must track it, not pay again",
+			Setup:       []harness.Fault{knob(fakeprovider.Knob{Kind: fakeprovider.HoldInvoice, Times: 1, For: dur(5 * time.Second), Then: "settle"})},
+			Faults:      []harness.Fault{fault.After(fault.KillClient{Key: "k1"}, harness.InvoiceAccepted)},
+			Traffic:     []harness.Traffic{data("k1")},
+			NeedsKiller: true,
+			Coverage:    []harness.Coverage{killedClient(), restarted(), invoiceState(history.InvoiceSettled, true)},
+		},
+		{
+			Name:        "crash-after-settlement",
+			Description: "the client dies the moment its payment settles, maybe before it stored the preimage; the restart must recover it from its node",
+			Faults:      []harness.Fault{fault.After(fault.KillClient{Key: "k1"}, harness.PreimageReceived)},
+			Traffic:     []harness.Traffic{data("k1")},
+			NeedsKiller: true,
+			Coverage:    []harness.Coverage{killedClient(), restarted(), delivered()},
+		},
+		{
+			Name:        "payer-lnd-restart-in-flight",
+			Description: "the payer's LND restarts while the HTLC is held; the client must ride it out",
+			Setup:       []harness.Fault{knob(fakeprovider.Knob{Kind: fakeprovider.HoldInvoice, Times: 1, For: dur(5 * time.Second), Then: "settle"})},
+			Faults:      []harness.Fault{fault.After(fault.RestartNode{Node: "alice"}, harness.InvoiceAccepted)},
+			Traffic:     []harness.Traffic{data("k1")},
+			Coverage:    []harness.Coverage{faultFired("restart alice"), invoiceState(history.InvoiceSettled, true)},
+		},
+		{
+			Name:        "two-processes-same-key",
+			Description: "two processes of one client buy the same key at once; one payment at most",
+			Setup:       []harness.Fault{knob(fakeprovider.Knob{Kind: fakeprovider.HoldInvoice, Times: 1, For: dur(2 * time.Second), Then: "settle"})},
+			Traffic:     []harness.Traffic{{Key: "k1", Service: "ops", Processes: 2}},
+			Coverage:    []harness.Coverage{overlapping()},
+		},
+		{
+			Name:        "overpriced-invoice",
+			Description: "the invoice asks ten times the price: above the cap, never paid",
+			Setup:       []harness.Fault{knob(fakeprovider.Knob{Kind: fakeprovider.OverpricedInvoice, Times: 1, AmountSat: 5000})},
+			Traffic:     []harness.Traffic{data("k1")},
+			Coverage:    []harness.Coverage{knobFired(string(fakeprovider.OverpricedInvoice))},
+		},
+		{
+			Name:        "amountless-invoice",
+			Description: "the invoice has no amount: never paid",
+			Setup:       []harness.Fault{knob(fakeprovider.Knob{Kind: fakeprovider.AmountlessInvoice, Times: 1})},
+			Traffic:     []harness.Traffic{data("k1")},
+			Coverage:    []harness.Coverage{knobFired(string(fakeprovider.AmountlessInvoice))},
+		},
+		{
+			Name:        "hash-mismatch",
+			Description: "the macaroon commits to another hash than the invoice's: paying could never unlock it",
+			Setup:       []harness.Fault{knob(fakeprovider.Knob{Kind: fakeprovider.HashMismatch, Times: 1})},
+			Traffic:     []harness.Traffic{data("k1")},
+			Coverage:    []harness.Coverage{knobFired(string(fakeprovider.HashMismatch))},
+		},
+		{
+			Name:        "token-reuse",
+			Description: "a second purchase of the same service reuses the token: no new payment",
+			Traffic:     []harness.Traffic{data("k1"), data("k2")},
+			Coverage:    []harness.Coverage{delivered()},
+		},
+		{
+			Name:        "token-expiry",
+			Description: "the token expires between two purchases: the second pays once for a new one",
+			Network:     harness.Network{TokenTTL: 3 * time.Second},
+			Traffic:     []harness.Traffic{data("k1"), {Key: "k2", Service: "data", Wait: 4 * time.Second}},
+			Coverage:    []harness.Coverage{paymentsAtLeast(2)},
+		},
+		{
+			Name:        "token-revoked",
+			Description: "the provider revokes the token between two purchases: the second is refused once and pays once",
+			Faults:      []harness.Fault{fault.After(fault.RevokeTokens{}, harness.Delivered)},
+			Traffic:     []harness.Traffic{data("k1"), {Key: "k2", Service: "data", After: &harness.Trigger{Phase: harness.Delivered, Count: 1}, Wait: 500 * time.Millisecond}},
+			Coverage:    []harness.Coverage{faultFired("revoke tokens"), refusedCredential(), paymentsAtLeast(2)},
+		},
+	}
+}
+
+// Select returns the scenarios whose name matches pattern (a regular
+// expression; empty matches all).
+func Select(pattern string) ([]harness.Scenario, error) {
+	re, err := regexp.Compile(pattern)
+	if err != nil {
+		return nil, fmt.Errorf("scenario pattern: %w", err)
+	}
+	var out []harness.Scenario
+	for _, s := range All() {
+		if re.MatchString(s.Name) {
+			out = append(out, s)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no scenario matches %q", pattern)
+	}
+	return out, nil
+}
+
+func knob(k fakeprovider.Knob) fault.Knob { return fault.Knob{Knob: k} }
+
+func dur(d time.Duration) fakeprovider.Duration { return fakeprovider.Duration(d) }
+
+func data(key string) harness.Traffic { return harness.Traffic{Key: key, Service: "data"} }
+
+func ops(key string) harness.Traffic { return harness.Traffic{Key: key, Service: "ops"} }
+
+// paymentsAtLeast: the client made at least n payments that settled.
+func paymentsAtLeast(n int) harness.Coverage {
+	return reached(fmt.Sprintf("at least %d settled payments", n), func(_ history.History, t *history.Truth) bool {
+		c := 0
+		for _, p := range t.Payments {
+			if p.Status == history.PaymentSucceeded {
+				c++
+			}
+		}
+		return c >= n
+	})
+}

@@ -1,0 +1,131 @@
+package catalog
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+)
+
+// Mutant is one deliberately broken client.
+type Mutant struct {
+	// Name selects it: l402-mutant -bug <Name>.
+	Name string `json:"name"`
+	// Bug is what it does wrong.
+	Bug string `json:"bug"`
+	// CaughtBy is the name of the harness/check checker that must find
+	// it invalid in a scenario that reaches the bug.
+	CaughtBy string `json:"caught_by"`
+}
+
+// Args are the command-line arguments that run m.
+func (m Mutant) Args() []string { return []string{"-bug", m.Name} }
+
+// The mutants' names.
+const (
+	PayAfter5xx      = "pay-after-5xx"
+	MemoryJournal    = "memory-journal"
+	FailOnTimeout    = "fail-on-timeout"
+	IgnoreRetryAfter = "ignore-retry-after"
+	Retry400         = "retry-400"
+	PayAnyAmount     = "pay-any-amount"
+	NoIdempotencyKey = "no-idempotency-key"
+	NoTokenReuse     = "no-token-reuse"
+)
+
+// The checkers that catch them (harness/check names).
+const (
+	AtMostOnce            = "at-most-once"
+	TruthfulOutcome       = "truthful-outcome"
+	RetryDiscipline       = "retry-discipline"
+	PriceCap              = "price-cap"
+	IdempotentSideEffects = "idempotent-side-effects"
+	TokenReuse            = "token-reuse"
+)
+
+// All lists every mutant.
+func All() []Mutant {
+	return []Mutant{
+		{PayAfter5xx, "after a 5xx answer to the paid request ends the purchase undelivered, starts it over with a fresh journal and pays a new challenge", AtMostOnce},
+		{MemoryJournal, "keeps its journal (the dispatched payment, the preimage) only for the life of the process; restarted after a crash, it pays again", AtMostOnce},
+		{FailOnTimeout, "gives up on a payment after 3s and reports it failed instead of tracking it; the payment settles later", TruthfulOutcome},
+		{IgnoreRetryAfter, "drops Retry-After from every response, so it retries on its own short backoff", RetryDiscipline},
+		{Retry400, "takes a 400 for a 503 without Retry-After, so it retries a permanent error", RetryDiscipline},
+		{PayAnyAmount, "ignores L402_MAX_COST_SAT and pays an overpriced invoice", PriceCap},
+		{NoIdempotencyKey, "sends POST without Idempotency-Key, so a resent request runs its side effect twice", IdempotentSideEffects},
+		{NoTokenReuse, "never reuses a paid token: every purchase of a per-token service pays again", TokenReuse},
+	}
+}
+
+// ByName finds a mutant.
+func ByName(name string) (Mutant, bool) {
+	for _, m := range All() {
+		if m.Name == name {
+			return m, true
+		}
+	}
+	return Mutant{}, false
+}
+
+// BinaryName is the file Build writes.
+const BinaryName = "l402-mutant"
+
+// ErrNoModule: Build was called outside the l402chaos module.
+var ErrNoModule = errors.New("not inside the l402chaos module")
+
+// builds remembers what Build made, by directory.
+var builds struct {
+	sync.Mutex
+	done map[string]string
+}
+
+// Build compiles the l402-mutant command into dir (from the module root,
+// found with go env GOMOD) and returns the binary's path. It builds once
+// per directory for the life of the process.
+func Build(ctx context.Context, dir string) (string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", fmt.Errorf("build %s: %w", BinaryName, err)
+	}
+	builds.Lock()
+	defer builds.Unlock()
+	if bin, ok := builds.done[abs]; ok {
+		return bin, nil
+	}
+	root, err := moduleRoot(ctx)
+	if err != nil {
+		return "", fmt.Errorf("build %s: %w", BinaryName, err)
+	}
+	bin := filepath.Join(abs, BinaryName)
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./scenarios/mutant")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build %s: %w: %s", BinaryName, err, bytes.TrimSpace(out))
+	}
+	if builds.done == nil {
+		builds.done = map[string]string{}
+	}
+	builds.done[abs] = bin
+	return bin, nil
+}
+
+func moduleRoot(ctx context.Context) (string, error) {
+	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD: %w", err)
+	}
+	gomod := strings.TrimSpace(string(out))
+	if gomod == "" || gomod == os.DevNull {
+		return "", ErrNoModule
+	}
+	root := filepath.Dir(gomod)
+	if _, err := os.Stat(filepath.Join(root, "scenarios", "mutant")); err != nil {
+		return "", fmt.Errorf("%w: %s: %w", ErrNoModule, root, err)
+	}
+	return root, nil
+}

@@ -1,0 +1,119 @@
+package scenarios_test
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/l402chaos/l402chaos/harness"
+	"github.com/l402chaos/l402chaos/harness/adapter"
+	"github.com/l402chaos/l402chaos/harness/check"
+	"github.com/l402chaos/l402chaos/harness/live"
+	"github.com/l402chaos/l402chaos/regtest/regtesttest"
+	"github.com/l402chaos/l402chaos/scenarios"
+)
+
+var seedFlag = flag.Int64("seed", 0, "seed for every scenario (0: derived from the time, and printed)")
+
+func seed(t *testing.T) int64 {
+	s := *seedFlag
+	if s == 0 {
+		s = time.Now().UnixNano() % 1_000_000
+	}
+	return s
+}
+
+// binDir holds the client binaries built once per test binary.
+var binDir string
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	dir, err := os.MkdirTemp("", "l402chaos-scenarios-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// execClient runs command through the exec adapter protocol.
+func execClient(command []string) harness.ClientFunc {
+	return func(ctx context.Context, e harness.Endpoints, dir string) (harness.Client, error) {
+		return adapter.NewExec(command, adapter.ExecConfig{
+			StateRoot: dir, RPCServer: e.PayerRPC, TLSCertPath: e.PayerTLSCert, MacaroonPath: e.PayerMacaroon,
+		})
+	}
+}
+
+func referenceCommand(t *testing.T) []string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd, err := adapter.ReferenceCommand(ctx, filepath.Join(binDir, "reference"))
+	require.NoError(t, err)
+	return cmd
+}
+
+func runner(t *testing.T, client harness.ClientFunc, name string) *harness.Runner {
+	t.Helper()
+	log := regtesttest.Logger(t)
+	if !testing.Verbose() {
+		log = slog.New(slog.DiscardHandler)
+	}
+	r, err := harness.NewRunner(live.Start, client,
+		harness.WithLogger(log), harness.WithReportDir(t.TempDir()), harness.WithClientName(name))
+	require.NoError(t, err)
+	return r
+}
+
+// report explains a run on failure: verdicts, coverage, replay line, and
+// the history around the witnesses.
+func report(t *testing.T, run *harness.Run) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "scenario %s seed %d: verdict %s\nreplay: %s\n", run.Scenario, run.Seed, run.Verdict(), run.Replay())
+	if run.Err != nil {
+		fmt.Fprintf(&b, "harness error: %v\n", run.Err)
+	}
+	for _, r := range run.Results {
+		if r.Validity != check.Valid {
+			fmt.Fprintf(&b, "  %s\n", r)
+		}
+	}
+	for _, c := range run.Coverage {
+		if !c.Reached {
+			fmt.Fprintf(&b, "  coverage not reached: %s\n", c.Name)
+		}
+	}
+	for _, e := range run.History {
+		fmt.Fprintf(&b, "    %s\n", e)
+	}
+	return b.String()
+}
+
+// TestScenarios runs every scripted scenario against the reference client
+// through the exec adapter: each must be valid, and reach its coverage.
+func TestScenarios(t *testing.T) {
+	cmd := referenceCommand(t)
+	r := runner(t, execClient(cmd), "reference (exec)")
+	for _, sc := range scenarios.All() {
+		t.Run(sc.Name, func(t *testing.T) {
+			s := seed(t)
+			t.Logf("seed %d; replay: %s", s, harness.ReplayCommand(sc.Name, s))
+			ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
+			defer cancel()
+			run := r.Run(ctx, sc, s)
+			require.Equal(t, check.Valid, run.Verdict(), report(t, run))
+		})
+	}
+}
