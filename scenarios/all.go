@@ -24,10 +24,12 @@ func All() []harness.Scenario {
 		{
 			Name:        "invoice-expires-while-held",
 			Description: "the payee holds the HTLC past the invoice's expiry, then settles: the purchase still completes once",
-			Network:     harness.Network{InvoiceExpiry: 8 * time.Second},
-			Setup:       []harness.Fault{knob(fakeprovider.Knob{Kind: fakeprovider.HoldInvoice, Times: 1, For: dur(12 * time.Second), Then: "settle"})},
-			Traffic:     []harness.Traffic{data("k1")},
-			Coverage:    []harness.Coverage{invoiceState(history.InvoiceSettled, true), settledLate()},
+			// The reference client refuses invoices within 30 s of their
+			// expiry; this one leaves it a few seconds to pay.
+			Network:  harness.Network{InvoiceExpiry: 34 * time.Second},
+			Setup:    []harness.Fault{knob(fakeprovider.Knob{Kind: fakeprovider.HoldInvoice, Times: 1, For: dur(36 * time.Second), Then: "settle"})},
+			Traffic:  []harness.Traffic{data("k1")},
+			Coverage: []harness.Coverage{invoiceState(history.InvoiceSettled, true), settledLate()},
 		},
 		{
 			Name:        "hodl-timeout",
@@ -40,15 +42,15 @@ func All() []harness.Scenario {
 		{
 			Name:        "hold-settled-after-give-up",
 			Description: "the client gives up while its HTLC is held; the payee settles later; a restart must recover the purchase without paying again",
-			Setup:       []harness.Fault{knob(fakeprovider.Knob{Kind: fakeprovider.HoldInvoice, Times: 1, For: dur(15 * time.Second), Then: "settle"})},
-			Traffic:     []harness.Traffic{{Key: "k1", Service: "data", ClientTimeout: 6 * time.Second}},
+			Setup:       []harness.Fault{knob(fakeprovider.Knob{Kind: fakeprovider.HoldInvoice, Times: 1, For: dur(8 * time.Second), Then: "settle"})},
+			Traffic:     []harness.Traffic{{Key: "k1", Service: "data", ClientTimeout: 5 * time.Second}},
 			Coverage:    []harness.Coverage{gaveUp(), invoiceState(history.InvoiceSettled, true), delivered()},
 		},
 		{
 			Name:        "insufficient-funds",
-			Description: "the payer's channel cannot carry the price: the purchase fails, nothing is paid",
-			Network:     harness.Network{PayerLocalSat: 40},
-			Traffic:     []harness.Traffic{data("k1")},
+			Description: "the price (under the client's cap) is more than the payer's channel holds: the payment fails, nothing moves",
+			Setup:       []harness.Fault{knob(fakeprovider.Knob{Kind: fakeprovider.OverpricedInvoice, Times: 1, AmountSat: 12_000_000})},
+			Traffic:     []harness.Traffic{{Key: "k1", Service: "data", MaxCostSat: 20_000_000}},
 			Coverage:    []harness.Coverage{paymentEnded(history.PaymentFailed, "")},
 		},
 		{
@@ -60,10 +62,10 @@ func All() []harness.Scenario {
 		},
 		{
 			Name:        "partition-before-challenge",
-			Description: "client and provider are cut before the first request; the client retries and buys once",
-			Setup:       []harness.Fault{fault.For(fault.Down{Link: harness.LinkProvider}, 3*time.Second)},
+			Description: "client and provider are cut before the first request; the client retries or gives up, and pays at most once",
+			Setup:       []harness.Fault{fault.For(fault.Down{Link: harness.LinkProvider}, time.Second)},
 			Traffic:     []harness.Traffic{data("k1")},
-			Coverage:    []harness.Coverage{faultFired("down " + harness.LinkProvider), delivered()},
+			Coverage:    []harness.Coverage{faultFired("down " + harness.LinkProvider)},
 		},
 		{
 			Name:        "partition-after-payment",
@@ -110,6 +112,13 @@ func All() []harness.Scenario {
 			Setup:       []harness.Fault{knob(fakeprovider.Knob{Kind: fakeprovider.ErrorAfter, Times: 1, Status: 500, Match: fakeprovider.Match{Method: "POST", Credentialed: true}})},
 			Traffic:     []harness.Traffic{ops("k1")},
 			Coverage:    []harness.Coverage{knobFired(string(fakeprovider.ErrorAfter))},
+		},
+		{
+			Name:        "5xx-persistent",
+			Description: "every paid request is answered 500 until the fault heals: the client keeps its preimage, never pays again, and gets its answer once healed",
+			Setup:       []harness.Fault{knob(fakeprovider.Knob{Kind: fakeprovider.ErrorAfter, Status: 500, Match: fakeprovider.Match{Credentialed: true}})},
+			Traffic:     []harness.Traffic{data("k1")},
+			Coverage:    []harness.Coverage{knobFired(string(fakeprovider.ErrorAfter)), restarted(), delivered()},
 		},
 		{
 			Name:        "permanent-400",

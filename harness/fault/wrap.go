@@ -40,8 +40,15 @@ func (t *Triggered) Inject(ctx context.Context, env *harness.Env) (harness.Heal,
 	if env.Record != nil {
 		env.Record(history.Event{Process: history.Nemesis, Type: history.Info, F: history.Phase, Fault: t.Fault.Name(), Detail: string(t.Phase)})
 	}
-	return t.Fault.Inject(ctx, env)
+	// Once triggered, the fault goes in whole even if the traffic ends
+	// meanwhile (a node restart must not be left half done).
+	ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), injectTimeout)
+	defer cancel()
+	return t.Fault.Inject(ictx, env)
 }
+
+// injectTimeout bounds a triggered fault's injection.
+const injectTimeout = 2 * time.Minute
 
 // HealAfter passes on the inner fault's schedule, if it has one.
 func (t *Triggered) HealAfter(ctx context.Context, env *harness.Env) error {

@@ -232,25 +232,61 @@ func (n *node) Start(ctx context.Context) error {
 	return n.net.WaitReady(ctx)
 }
 
-// Drain pays the payee until the payer's local balance is about keep sats.
+// Drain pays the payee until the payer can spend about keep sats more.
+// The commitment fee and in-flight limits make the spendable amount hard
+// to compute, so it converges: pay what is above the reserve and keep,
+// halve on failure, stop below drainFloor sats.
 func (b *Backend) Drain(ctx context.Context, keep int64) error {
-	bal, err := b.payer.LN().ChannelBalance(ctx, &lnrpc.ChannelBalanceRequest{})
-	if err != nil {
-		return fmt.Errorf("drain: balance: %w", err)
+	var last error
+	paid := false
+	amt := int64(-1)
+	for range drainSteps {
+		if amt < 0 {
+			spendable, err := b.spendable(ctx)
+			if err != nil {
+				return fmt.Errorf("drain: %w", err)
+			}
+			amt = spendable - keep
+		}
+		if amt < drainFloor {
+			break
+		}
+		inv, err := b.payee.AddInvoice(ctx, amt, "drain")
+		if err != nil {
+			return fmt.Errorf("drain: %w", err)
+		}
+		if _, err := b.payer.Pay(ctx, inv.PaymentRequest); err != nil {
+			last = err
+			amt /= 2
+			continue
+		}
+		paid, amt = true, -1
 	}
-	amt := int64(bal.GetLocalBalance().GetSat()) - keep
-	if amt <= 0 {
-		return nil
-	}
-	inv, err := b.payee.AddInvoice(ctx, amt, "drain")
-	if err != nil {
-		return fmt.Errorf("drain: %w", err)
-	}
-	if _, err := b.payer.Pay(ctx, inv.PaymentRequest); err != nil {
-		return fmt.Errorf("drain %d sat: %w", amt, err)
+	if !paid && last != nil {
+		return fmt.Errorf("drain to %d sat: %w", keep, last)
 	}
 	return nil
 }
+
+// spendable is the payer's local balance above its channel reserves.
+func (b *Backend) spendable(ctx context.Context) (int64, error) {
+	resp, err := b.payer.LN().ListChannels(ctx, &lnrpc.ListChannelsRequest{ActiveOnly: true})
+	if err != nil {
+		return 0, err
+	}
+	var sum int64
+	for _, c := range resp.GetChannels() {
+		sum += c.GetLocalBalance() - int64(c.GetLocalConstraints().GetChanReserveSat())
+	}
+	return sum, nil
+}
+
+// Drain's bounds: at most drainSteps payments; amounts below drainFloor
+// sats are left where they are.
+const (
+	drainSteps = 40
+	drainFloor = 10
+)
 
 func hexHash(b []byte) string { return hex.EncodeToString(b) }
 

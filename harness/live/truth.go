@@ -26,6 +26,7 @@ func (b *Backend) Truth(ctx context.Context, plan history.Plan) (*history.Truth,
 			TokenTTL: time.Duration(s.TokenTTL), PriceMsat: s.PriceSat * 1000,
 		})
 	}
+	b.settle(ctx)
 	var errs []error
 	note := func(what string, err error) {
 		if err != nil {
@@ -43,6 +44,40 @@ func (b *Backend) Truth(ctx context.Context, plan history.Plan) (*history.Truth,
 	t.After = after
 	return t, errors.Join(errs...)
 }
+
+// settle waits, within settleWait, until no HTLC is pending on any channel
+// and no payment of the payer is in flight: a payment reads SUCCEEDED at
+// the payer before the HTLC leaves the commitments. What is still pending
+// after that is for the checkers to judge.
+func (b *Backend) settle(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, settleWait)
+	defer cancel()
+	err := regtest.Until(ctx, 100*time.Millisecond, func(ctx context.Context) error {
+		var t history.Truth
+		if err := b.pending(ctx, &t); err != nil {
+			return err
+		}
+		if len(t.Pending) > 0 {
+			return fmt.Errorf("%d HTLCs pending", len(t.Pending))
+		}
+		resp, err := b.payer.LN().ListPayments(ctx, &lnrpc.ListPaymentsRequest{IncludeIncomplete: true, MaxPayments: 10000})
+		if err != nil {
+			return err
+		}
+		for _, p := range resp.GetPayments() {
+			if p.GetStatus() == lnrpc.Payment_IN_FLIGHT || p.GetStatus() == lnrpc.Payment_INITIATED {
+				return fmt.Errorf("payment %s in flight", p.GetPaymentHash()[:8])
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		b.log.Info("not settled before collecting the truth", "err", err)
+	}
+}
+
+// settleWait bounds settle.
+const settleWait = 20 * time.Second
 
 // markExisting remembers the payments and invoices from before the run
 // (the network's own probes and funding), which are not the client's.
