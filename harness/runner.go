@@ -365,6 +365,12 @@ func (x *execution) execute(ctx context.Context) error {
 func (x *execution) injectNow(ctx context.Context, f Fault) (*healer, error) {
 	heal, err := f.Inject(ctx, x.env)
 	if err != nil {
+		if heal != nil {
+			// Half in place: keep the heal for the end.
+			x.mu.Lock()
+			x.heals = append(x.heals, &healer{name: f.Name(), heal: heal, rec: x.rec})
+			x.mu.Unlock()
+		}
 		return nil, err
 	}
 	x.rec.Add(history.Event{Process: history.Nemesis, Type: history.Info, F: history.FaultStart, Fault: f.Name()})

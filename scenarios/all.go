@@ -56,7 +56,7 @@ func All() []harness.Scenario {
 		{
 			Name:        "no-route",
 			Description: "the payer's only peer is unreachable: no route, the purchase fails",
-			Setup:       []harness.Fault{fault.Down{Link: harness.LinkPeers}},
+			Setup:       []harness.Fault{fault.Disconnect{}},
 			Traffic:     []harness.Traffic{data("k1")},
 			Coverage:    []harness.Coverage{paymentEnded(history.PaymentFailed, "")},
 		},
@@ -103,8 +103,10 @@ func All() []harness.Scenario {
 			Name:        "response-lost-after-processing",
 			Description: "the provider runs the paid POST and drops the connection; the retry must not run the side effect twice",
 			Setup:       []harness.Fault{knob(fakeprovider.Knob{Kind: fakeprovider.DropAfter, Times: 1, Match: fakeprovider.Match{Method: "POST", Credentialed: true}})},
-			Traffic:     []harness.Traffic{ops("k1")},
-			Coverage:    []harness.Coverage{knobFired(string(fakeprovider.DropAfter))},
+			// A POST on the per-token service: the paid token stays good,
+			// so only the Idempotency-Key stops a second execution.
+			Traffic:  []harness.Traffic{{Key: "k1", Service: "data", Method: "POST"}},
+			Coverage: []harness.Coverage{knobFired(string(fakeprovider.DropAfter))},
 		},
 		{
 			Name:        "5xx-after-processing",

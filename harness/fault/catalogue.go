@@ -34,6 +34,7 @@ func Catalogue() []harness.Fault {
 		ResolveHolds{}, ResolveHolds{Cancel: true},
 		RevokeTokens{},
 		Drain{Keep: 50},
+		Disconnect{},
 	)
 	for _, k := range fakeprovider.KnobKinds() {
 		out = append(out, Knob{Knob: fakeprovider.Knob{Kind: k, Times: 1}})
