@@ -140,7 +140,4 @@ const (
 	healTimeout = 30 * time.Second
 	// truthTimeout bounds collecting the ground truth.
 	truthTimeout = 60 * time.Second
-	// settleTimeout bounds waiting, after healing, for payments to leave
-	// flight.
-	settleTimeout = 90 * time.Second
 )

@@ -81,7 +81,7 @@ func All() []harness.Scenario {
 				fault.For(fault.Timeout{Link: harness.LinkProvider, Stream: harness.Downstream}, 4*time.Second),
 				harness.PreimageReceived)},
 			Traffic:  []harness.Traffic{ops("k1")},
-			Coverage: []harness.Coverage{faultFired("timeout " + harness.LinkProvider), delivered()},
+			Coverage: []harness.Coverage{faultFired("timeout " + harness.LinkProvider), deliveredTwice(), delivered()},
 		},
 		{
 			Name:        "partition-payer-lnd-in-flight",

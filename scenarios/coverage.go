@@ -66,13 +66,6 @@ func paymentEnded(status, reason string) harness.Coverage {
 	})
 }
 
-// noPayment: the client dispatched no payment at all.
-func noPayment() harness.Coverage {
-	return reached("no payment dispatched", func(_ history.History, t *history.Truth) bool {
-		return len(t.Payments) == 0 && len(t.Errors) == 0
-	})
-}
-
 // invoiceState: some provider invoice ended in this state.
 func invoiceState(state string, hold bool) harness.Coverage {
 	return reached("invoice "+state, func(_ history.History, t *history.Truth) bool {
