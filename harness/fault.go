@@ -129,11 +129,6 @@ const (
 	Delivered Phase = "delivered"
 )
 
-// Phases lists every phase.
-func Phases() []Phase {
-	return []Phase{ChallengeIssued, PaymentInFlight, InvoiceAccepted, PreimageReceived, SideEffectDone, Delivered}
-}
-
 // Timeouts for the runner, in one place.
 const (
 	// healTimeout bounds one Heal.

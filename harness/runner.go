@@ -135,14 +135,14 @@ func (r *Runner) Run(ctx context.Context, sc Scenario, seed int64) *Run {
 
 	rec := history.NewRecorder(func(e history.Event) { log.Debug("history", "event", e.String()) })
 	x := &execution{
-		sc: sc, log: log, rec: rec, client: cl, backend: env, endpoints: env.Endpoints(),
+		sc: sc, log: log, rec: rec, client: cl, backend: env,
 		env: &Env{Backend: env, Client: cl, Rand: rand.New(rand.NewPCG(uint64(seed), 0x6c343032)), Log: log, Record: rec.Add},
 	}
-	plan, err := planFor(sc, env.Endpoints().ProviderURL)
-	if err != nil {
-		run.Err = err
+	if x.base, err = url.Parse(env.Endpoints().ProviderURL); err != nil {
+		run.Err = fmt.Errorf("provider url: %w", err)
 		return run
 	}
+	plan := planFor(sc, x.base)
 	run.Err = x.execute(ctx)
 	run.History = rec.History()
 
@@ -194,11 +194,7 @@ func writeRunFiles(run *Run) error {
 }
 
 // planFor turns the scenario's traffic into the plan the checkers read.
-func planFor(sc Scenario, providerURL string) (history.Plan, error) {
-	base, err := url.Parse(providerURL)
-	if err != nil {
-		return history.Plan{}, fmt.Errorf("provider url: %w", err)
-	}
+func planFor(sc Scenario, base *url.URL) history.Plan {
 	var plan history.Plan
 	seen := map[string]bool{}
 	for _, t := range sc.Traffic {
@@ -212,7 +208,7 @@ func planFor(sc Scenario, providerURL string) (history.Plan, error) {
 			Service: t.Service, MaxCostMsat: p.MaxCostSat * 1000, Instance: t.Instance,
 		})
 	}
-	return plan, nil
+	return plan
 }
 
 func resourcePath(t Traffic) string {
@@ -250,13 +246,13 @@ func purchaseFor(t Traffic, base *url.URL) Purchase {
 
 // execution is one run's moving parts.
 type execution struct {
-	sc        Scenario
-	log       *slog.Logger
-	rec       *history.Recorder
-	client    Client
-	backend   Backend
-	endpoints Endpoints
-	env       *Env
+	sc      Scenario
+	log     *slog.Logger
+	rec     *history.Recorder
+	client  Client
+	backend Backend
+	base    *url.URL // the provider, through its proxy
+	env     *Env
 
 	mu    sync.Mutex
 	heals []*healer
@@ -323,14 +319,10 @@ func (x *execution) execute(ctx context.Context) error {
 			x.inject(fctx, f)
 		}()
 	}
-	base, err := url.Parse(x.endpoints.ProviderURL)
-	if err != nil {
-		return fmt.Errorf("provider url: %w", err)
-	}
 	x.last = map[string]history.Event{}
 	trafficErr := setupErr
 	if setupErr == nil {
-		trafficErr = x.traffic(tctx, base)
+		trafficErr = x.traffic(tctx)
 	}
 	stopFaults()
 	faults.Wait()
@@ -358,7 +350,8 @@ func (x *execution) execute(ctx context.Context) error {
 	// client must resolve what it left open (recover on restart).
 	rctx, rcancel := context.WithTimeout(ctx, timeout)
 	defer rcancel()
-	return x.resolve(rctx, base)
+	x.resolve(rctx)
+	return nil
 }
 
 // injectNow puts a fault in place and registers its heal.
@@ -409,7 +402,7 @@ func (x *execution) inject(ctx context.Context, f Fault) {
 
 // traffic runs the purchases: groups of concurrent purchases one after
 // another.
-func (x *execution) traffic(ctx context.Context, base *url.URL) error {
+func (x *execution) traffic(ctx context.Context) error {
 	var groups [][]Traffic
 	for _, t := range x.sc.Traffic {
 		if t.Concurrent && len(groups) > 0 {
@@ -426,7 +419,7 @@ func (x *execution) traffic(ctx context.Context, base *url.URL) error {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					x.purchase(ctx, t, base)
+					x.purchase(ctx, t)
 				}()
 			}
 		}
@@ -441,7 +434,7 @@ func (x *execution) traffic(ctx context.Context, base *url.URL) error {
 // purchase runs a key until the client gives a report: a crash or a kill
 // (an Info without a report) is followed by a restart with the same key
 // and state, up to the traffic's Attempts.
-func (x *execution) purchase(ctx context.Context, t Traffic, base *url.URL) {
+func (x *execution) purchase(ctx context.Context, t Traffic) {
 	if t.Wait > 0 {
 		timer := time.NewTimer(t.Wait)
 		select {
@@ -462,8 +455,7 @@ func (x *execution) purchase(ctx context.Context, t Traffic, base *url.URL) {
 		attempts = 3
 	}
 	for a := 1; a <= attempts && ctx.Err() == nil; a++ {
-		_, err := x.attempt(ctx, t, base, a)
-		if err == nil {
+		if err := x.attempt(ctx, t, a); err == nil {
 			return
 		}
 	}
@@ -471,8 +463,8 @@ func (x *execution) purchase(ctx context.Context, t Traffic, base *url.URL) {
 
 // attempt runs the client once and records Invoke and its completion. The
 // error is non-nil when the client reported nothing usable.
-func (x *execution) attempt(ctx context.Context, t Traffic, base *url.URL, n int) (history.Result, error) {
-	p := purchaseFor(t, base)
+func (x *execution) attempt(ctx context.Context, t Traffic, n int) error {
+	p := purchaseFor(t, x.base)
 	x.mu.Lock()
 	x.procs++
 	proc := x.procs
@@ -494,11 +486,11 @@ func (x *execution) attempt(ctx context.Context, t Traffic, base *url.URL, n int
 	x.mu.Lock()
 	x.last[t.Key] = e
 	x.mu.Unlock()
-	return res, err
+	return err
 }
 
 // resolve reruns once every key whose last report left the purchase open.
-func (x *execution) resolve(ctx context.Context, base *url.URL) error {
+func (x *execution) resolve(ctx context.Context) {
 	seen := map[string]bool{}
 	for _, t := range x.sc.Traffic {
 		if seen[t.Key] {
@@ -512,11 +504,10 @@ func (x *execution) resolve(ctx context.Context, base *url.URL) error {
 			continue
 		}
 		x.log.Info("resolving after heal", "key", t.Key)
-		if _, err := x.attempt(ctx, t, base, e.Attempt+1); err != nil {
+		if err := x.attempt(ctx, t, e.Attempt+1); err != nil {
 			x.log.Info("resolution attempt reported nothing", "key", t.Key, "err", err)
 		}
 	}
-	return nil
 }
 
 // open reports whether a completion leaves the purchase in doubt: any

@@ -46,9 +46,6 @@ type Network struct {
 	Topology string `json:"topology,omitempty"`
 	// InvoiceExpiry overrides the provider's invoice expiry.
 	InvoiceExpiry time.Duration `json:"invoice_expiry,omitempty"`
-	// PayerLocalSat, when set, drains the payer's side of its channel to
-	// about this many sats before the run (insufficient funds).
-	PayerLocalSat int64 `json:"payer_local_sat,omitempty"`
 	// TokenTTL overrides the per-token service's token lifetime.
 	TokenTTL time.Duration `json:"token_ttl,omitempty"`
 }

@@ -87,19 +87,6 @@ func (h History) Faults() []Window {
 	return ws
 }
 
-// Keys returns the purchase keys in order of first invocation.
-func (h History) Keys() []string {
-	seen := map[string]bool{}
-	var keys []string
-	for _, e := range h {
-		if e.Type == Invoke && e.Key != "" && !seen[e.Key] {
-			seen[e.Key] = true
-			keys = append(keys, e.Key)
-		}
-	}
-	return keys
-}
-
 // Validate checks the history's shape: indices in order, known types,
 // times that never go back, at most one open operation per process, and
 // no completion without an invocation.
@@ -138,7 +125,6 @@ func (h History) Validate() error {
 type Recorder struct {
 	mu     sync.Mutex
 	start  time.Time
-	since  func(time.Time) time.Duration
 	events History
 	// sink, if set, sees every event as it is recorded (a live log).
 	sink func(Event)
@@ -146,21 +132,17 @@ type Recorder struct {
 
 // NewRecorder starts a history now. sink may be nil.
 func NewRecorder(sink func(Event)) *Recorder {
-	return &Recorder{start: time.Now(), since: time.Since, sink: sink}
+	return &Recorder{start: time.Now(), sink: sink}
 }
 
 // Started is the wall-clock time the history began.
 func (r *Recorder) Started() time.Time { return r.start }
 
-// Since converts a wall-clock time (read with a monotonic reading) into
-// history time.
-func (r *Recorder) Since(t time.Time) time.Duration { return t.Sub(r.start) }
-
 // Add records e, filling its index and time, and returns the stored event.
 func (r *Recorder) Add(e Event) Event {
 	r.mu.Lock()
 	e.Index = int64(len(r.events))
-	e.Time = r.since(r.start)
+	e.Time = time.Since(r.start)
 	if n := len(r.events); n > 0 && e.Time < r.events[n-1].Time {
 		e.Time = r.events[n-1].Time
 	}

@@ -192,28 +192,5 @@ type Balance struct {
 	RemoteMsat int64 `json:"remote_msat"`
 }
 
-// PaymentsFor returns the payments whose hash is in hashes.
-func (t *Truth) PaymentsFor(hashes map[string]bool) []Payment {
-	var out []Payment
-	for _, p := range t.Payments {
-		if hashes[p.Hash] {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
-// Challenged returns, per purchase, the invoice hashes of the challenges
-// its requests received, in order.
-func (t *Truth) Challenged() map[string][]string {
-	out := map[string][]string{}
-	for _, r := range t.Requests {
-		if r.Purchase != "" && r.InvoiceHash != "" {
-			out[r.Purchase] = append(out[r.Purchase], r.InvoiceHash)
-		}
-	}
-	return out
-}
-
 // HistoryTime converts a ledger time into history time.
 func (t *Truth) HistoryTime(at time.Time) time.Duration { return at.Sub(t.Started) }

@@ -44,10 +44,12 @@ func (p *phases) hitLocked(ph harness.Phase, id string) {
 	p.changed = make(chan struct{})
 }
 
-func (p *phases) count(ph harness.Phase) int {
+// occur records one more occurrence of a phase that has no identity of
+// its own (every side effect, every delivery counts).
+func (p *phases) occur(ph harness.Phase) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return len(p.seen[ph])
+	p.hitLocked(ph, fmt.Sprintf("#%d", len(p.seen[ph])+1))
 }
 
 // challenge records an invoice the provider issued: only payments of

@@ -1,0 +1,59 @@
+package live_test
+
+import (
+	"context"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/l402chaos/l402chaos/harness"
+	"github.com/l402chaos/l402chaos/harness/history"
+	"github.com/l402chaos/l402chaos/harness/live"
+	"github.com/l402chaos/l402chaos/regtest"
+	"github.com/l402chaos/l402chaos/regtest/regtesttest"
+)
+
+// TestBackendDrainAndTruth starts a live backend, challenges through the
+// provider's proxy, drains the payer and reads the ground truth back.
+func TestBackendDrainAndTruth(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	env, err := live.Start(ctx, harness.Network{}, regtesttest.Logger(t))
+	if env != nil {
+		t.Cleanup(func() { require.NoError(t, env.Close()) })
+	}
+	require.NoError(t, err)
+	b := env.(*live.Backend)
+
+	resp, err := http.Get(env.Endpoints().ProviderURL + "/data/p/k1")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusPaymentRequired, resp.StatusCode)
+	require.NoError(t, env.Await(ctx, harness.ChallengeIssued, 1))
+
+	const keep = 50
+	require.NoError(t, b.Drain(ctx, keep))
+	alice, bob := b.Network().Node(regtest.Alice), b.Network().Node(regtest.Bob)
+	inv, err := bob.AddInvoice(ctx, 300, "after drain")
+	require.NoError(t, err)
+	_, err = alice.Pay(ctx, inv.PaymentRequest)
+	require.Error(t, err, "the payer still spends 300 sat after a drain to %d", keep)
+
+	truth, err := env.Truth(ctx, history.Plan{})
+	require.NoError(t, err)
+	require.Empty(t, truth.Errors)
+	require.NotEmpty(t, truth.Payments, "the drain payments are in the truth")
+	require.Empty(t, truth.Pending)
+	before, after := truth.Before[regtest.Alice], truth.After[regtest.Alice]
+	var spent int64
+	for _, p := range truth.Payments {
+		if p.Status == history.PaymentSucceeded {
+			spent += p.ValueMsat + p.FeeMsat
+		}
+	}
+	require.Equal(t, before.LocalMsat-spent, after.LocalMsat, "payer balance moved by exactly its payments")
+	require.Len(t, truth.Requests, 1)
+	require.NotEmpty(t, truth.Requests[0].InvoiceHash)
+}
