@@ -125,6 +125,7 @@ func (h History) Validate() error {
 type Recorder struct {
 	mu     sync.Mutex
 	start  time.Time
+	now    func() time.Time
 	events History
 	// sink, if set, sees every event as it is recorded (a live log).
 	sink func(Event)
@@ -132,7 +133,13 @@ type Recorder struct {
 
 // NewRecorder starts a history now. sink may be nil.
 func NewRecorder(sink func(Event)) *Recorder {
-	return &Recorder{start: time.Now(), sink: sink}
+	return NewRecorderClock(time.Now, sink)
+}
+
+// NewRecorderClock starts a history now on the clock now: a simulator
+// records on its virtual clock.
+func NewRecorderClock(now func() time.Time, sink func(Event)) *Recorder {
+	return &Recorder{start: now(), now: now, sink: sink}
 }
 
 // Started is the wall-clock time the history began.
@@ -142,7 +149,7 @@ func (r *Recorder) Started() time.Time { return r.start }
 func (r *Recorder) Add(e Event) Event {
 	r.mu.Lock()
 	e.Index = int64(len(r.events))
-	e.Time = time.Since(r.start)
+	e.Time = r.now().Sub(r.start)
 	if n := len(r.events); n > 0 && e.Time < r.events[n-1].Time {
 		e.Time = r.events[n-1].Time
 	}

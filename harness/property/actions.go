@@ -1,0 +1,182 @@
+package property
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"pgregory.net/rapid"
+
+	"github.com/l402chaos/l402chaos/harness/check"
+)
+
+// Config sizes the sequences Actions draws.
+type Config struct {
+	// Keys is how many distinct purchase keys a sequence uses (default
+	// 4): few enough that keys repeat.
+	Keys int
+	// MaxActive is how many faults may be in place at once (default 3).
+	MaxActive int
+	// MaxWait is the longest wait step (default 2s; the live tier sleeps
+	// it for real).
+	MaxWait time.Duration
+	// MaxBlocks is the most blocks one mine step mines (default 150:
+	// enough to time a held HTLC out).
+	MaxBlocks int
+	// CheckEvery runs the safety checkers after every n-th step (default
+	// 1: every step). Collecting the truth costs a few RPCs on the live
+	// tier.
+	CheckEvery int
+}
+
+func (c Config) withDefaults() Config {
+	if c.Keys <= 0 {
+		c.Keys = 4
+	}
+	if c.MaxActive <= 0 {
+		c.MaxActive = 3
+	}
+	if c.MaxWait <= 0 {
+		c.MaxWait = 2 * time.Second
+	}
+	if c.MaxBlocks <= 0 {
+		c.MaxBlocks = 150
+	}
+	if c.CheckEvery <= 0 {
+		c.CheckEvery = 1
+	}
+	return c
+}
+
+// drawer draws steps through rapid, so that shrinking covers every
+// choice, and keeps what the draws depend on: which keys exist and with
+// which service.
+type drawer struct {
+	cfg      Config
+	services map[string]string
+}
+
+func newDrawer(cfg Config) *drawer {
+	return &drawer{cfg: cfg.withDefaults(), services: map[string]string{}}
+}
+
+// purchase draws a key (a new one or one bought before, whose service it
+// keeps) and a service.
+func (d *drawer) purchase(t *rapid.T) (string, string) {
+	key := fmt.Sprintf("k%d", rapid.IntRange(1, d.cfg.Keys).Draw(t, "key"))
+	svc, ok := d.services[key]
+	if !ok {
+		svc = rapid.SampledFrom([]string{ServiceData, ServiceOps}).Draw(t, "service")
+		d.services[key] = svc
+	}
+	return key, svc
+}
+
+func (d *drawer) buy(t *rapid.T) Step {
+	k, s := d.purchase(t)
+	return Step{Op: OpBuy, Key: k, Service: s}
+}
+
+func (d *drawer) crash(t *rapid.T) Step {
+	k, s := d.purchase(t)
+	return Step{Op: OpCrash, Key: k, Service: s, Phase: rapid.SampledFrom(CrashPhases()).Draw(t, "phase")}
+}
+
+func (d *drawer) pair(t *rapid.T) Step {
+	k, s := d.purchase(t)
+	return Step{Op: OpPair, Key: k, Service: s}
+}
+
+func (d *drawer) fault(t *rapid.T, active int) Step {
+	if active >= d.cfg.MaxActive {
+		t.Skipf("%d faults already in place", active)
+	}
+	return Step{Op: OpFault, Fault: rapid.SampledFrom(FaultNames()).Draw(t, "fault")}
+}
+
+func (d *drawer) heal(t *rapid.T, active int) Step {
+	if active == 0 {
+		t.Skip("no fault to heal")
+	}
+	return Step{Op: OpHeal}
+}
+
+func (d *drawer) mine(t *rapid.T) Step {
+	return Step{Op: OpMine, Blocks: rapid.IntRange(1, d.cfg.MaxBlocks).Draw(t, "blocks")}
+}
+
+func (d *drawer) wait(t *rapid.T) Step {
+	ms := rapid.Int64Range(100, d.cfg.MaxWait.Milliseconds()).Draw(t, "wait_ms")
+	return Step{Op: OpWait, Wait: time.Duration(ms) * time.Millisecond}
+}
+
+// Actions is the state machine for rapid.T.Repeat: every action draws a
+// step and applies it to m; the invariant ("" key) runs the safety
+// checkers. A harness error (a fault that would not inject, a truth that
+// could not be collected) fails the check as such, not as a client bug.
+func Actions(ctx context.Context, m *Machine, cfg Config) map[string]func(*rapid.T) {
+	d := newDrawer(cfg)
+	apply := func(t *rapid.T, s Step) {
+		t.Logf("step %d: %s", len(m.steps)+1, s)
+		if err := m.Apply(ctx, s); err != nil {
+			t.Fatalf("harness: %v", err)
+		}
+	}
+	return map[string]func(*rapid.T){
+		"buy":   func(t *rapid.T) { apply(t, d.buy(t)) },
+		"crash": func(t *rapid.T) { apply(t, d.crash(t)) },
+		"pair":  func(t *rapid.T) { apply(t, d.pair(t)) },
+		"fault": func(t *rapid.T) { apply(t, d.fault(t, m.Active())) },
+		"heal":  func(t *rapid.T) { apply(t, d.heal(t, m.Active())) },
+		"mine":  func(t *rapid.T) { apply(t, d.mine(t)) },
+		"wait":  func(t *rapid.T) { apply(t, d.wait(t)) },
+		"": func(t *rapid.T) {
+			if len(m.steps) == 0 || len(m.steps)%d.cfg.CheckEvery != 0 {
+				return
+			}
+			rs, _, err := m.Check(ctx, Safety())
+			if err != nil {
+				t.Fatalf("harness: %v", err)
+			}
+			fatalIfInvalid(t, rs, m)
+		},
+	}
+}
+
+// NewWorld makes a fresh world for one rapid check. seed is drawn through
+// rapid, so a world that chooses anything at random (the simulator)
+// shrinks with the sequence.
+type NewWorld func(t *rapid.T, seed uint64) (World, error)
+
+// Property is the whole property: a fresh world, a sequence of steps with
+// the safety checkers after each, then Finish and every checker. Use it
+// with rapid.Check.
+func Property(ctx context.Context, newWorld NewWorld, cfg Config) func(*rapid.T) {
+	return func(t *rapid.T) {
+		seed := rapid.Uint64().Draw(t, "seed")
+		w, err := newWorld(t, seed)
+		if err != nil {
+			t.Fatalf("harness: world: %v", err)
+		}
+		defer w.Close()
+		m := NewMachine(w, seed, nil)
+		t.Repeat(Actions(ctx, m, cfg))
+		rs, _, err := m.Finish(ctx)
+		if err != nil {
+			t.Fatalf("harness: finish: %v", err)
+		}
+		fatalIfInvalid(t, rs, m)
+	}
+}
+
+func fatalIfInvalid(t *rapid.T, rs []check.Result, m *Machine) {
+	bad := Invalid(rs)
+	if len(bad) == 0 {
+		return
+	}
+	msg := ""
+	for _, r := range bad {
+		msg += "\n  " + r.String()
+	}
+	t.Fatalf("invalid after %d steps:%s\nsequence:\n%s", len(m.steps), msg, FormatSteps(m.steps))
+}

@@ -1,0 +1,150 @@
+package property
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/l402chaos/l402chaos/harness"
+)
+
+// ErrBadStep marks a step that cannot be carried out as written.
+var ErrBadStep = errors.New("bad step")
+
+// Op is what a step does.
+type Op string
+
+const (
+	// OpBuy runs one purchase attempt to its report.
+	OpBuy Op = "buy"
+	// OpCrash runs one purchase attempt and kills the client (kill -9)
+	// once Phase has happened again; if it never does, the attempt ends
+	// on its own. The next buy of the key is the restart.
+	OpCrash Op = "crash"
+	// OpPair runs two attempts of one key at once: two processes on one
+	// journal.
+	OpPair Op = "pair"
+	// OpFault injects Faults()[Fault]; it stays until a heal.
+	OpFault Op = "fault"
+	// OpHeal heals every fault in place, newest first.
+	OpHeal Op = "heal"
+	// OpMine mines Blocks blocks.
+	OpMine Op = "mine"
+	// OpWait lets Wait pass.
+	OpWait Op = "wait"
+)
+
+// Services the steps buy from: data is GET, priced per request; ops is
+// POST with a side effect, one token per service.
+const (
+	ServiceData = "data"
+	ServiceOps  = "ops"
+)
+
+// Step is one action of a sequence. Its JSON form is what failing
+// sequences are printed and replayed as.
+type Step struct {
+	Op      Op            `json:"op"`
+	Key     string        `json:"key,omitempty"`
+	Service string        `json:"service,omitempty"`
+	Phase   harness.Phase `json:"phase,omitempty"`
+	Fault   string        `json:"fault,omitempty"`
+	Blocks  int           `json:"blocks,omitempty"`
+	Wait    time.Duration `json:"wait,omitempty"`
+}
+
+// String is the step on one line: "buy k1 ops", "fault knob error-after".
+func (s Step) String() string {
+	switch s.Op {
+	case OpBuy, OpPair:
+		return fmt.Sprintf("%s %s %s", s.Op, s.Key, s.Service)
+	case OpCrash:
+		return fmt.Sprintf("crash %s %s at %s", s.Key, s.Service, s.Phase)
+	case OpFault:
+		return "fault " + s.Fault
+	case OpMine:
+		return fmt.Sprintf("mine %d", s.Blocks)
+	case OpWait:
+		return "wait " + s.Wait.String()
+	}
+	return string(s.Op)
+}
+
+// Validate reports what is wrong with a step, wrapping ErrBadStep.
+func (s Step) Validate() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s: %s", ErrBadStep, s, fmt.Sprintf(format, args...))
+	}
+	switch s.Op {
+	case OpBuy, OpCrash, OpPair:
+		if s.Key == "" {
+			return bad("no key")
+		}
+		if s.Service != ServiceData && s.Service != ServiceOps {
+			return bad("service %q: want %s or %s", s.Service, ServiceData, ServiceOps)
+		}
+		if s.Op == OpCrash && !knownPhase(s.Phase) {
+			return bad("phase %q: want one of %s", s.Phase, strings.Join(phaseNames(), ", "))
+		}
+	case OpFault:
+		if _, ok := FaultByName(s.Fault); !ok {
+			return bad("unknown fault %q", s.Fault)
+		}
+	case OpHeal:
+	case OpMine:
+		if s.Blocks < 1 || s.Blocks > 200 {
+			return bad("blocks %d: want 1 to 200", s.Blocks)
+		}
+	case OpWait:
+		if s.Wait <= 0 || s.Wait > time.Hour {
+			return bad("wait %s: want more than 0, at most 1h", s.Wait)
+		}
+	default:
+		return bad("unknown op %q", s.Op)
+	}
+	return nil
+}
+
+// CrashPhases are the moments a crash step can kill the client at.
+func CrashPhases() []harness.Phase {
+	return []harness.Phase{harness.ChallengeIssued, harness.PaymentInFlight, harness.PreimageReceived,
+		harness.SideEffectDone, harness.Delivered}
+}
+
+func knownPhase(p harness.Phase) bool {
+	for _, q := range CrashPhases() {
+		if p == q {
+			return true
+		}
+	}
+	return false
+}
+
+func phaseNames() []string {
+	var out []string
+	for _, p := range CrashPhases() {
+		out = append(out, string(p))
+	}
+	return out
+}
+
+// ParseSteps reads a sequence as JSON (an array of steps), checking each.
+func ParseSteps(b []byte) ([]Step, error) {
+	var steps []Step
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&steps); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadStep, err)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("%w: trailing data after the sequence", ErrBadStep)
+	}
+	for i, s := range steps {
+		if err := s.Validate(); err != nil {
+			return nil, fmt.Errorf("step %d: %w", i, err)
+		}
+	}
+	return steps, nil
+}
