@@ -136,7 +136,7 @@ func (c *InProcess) Purchase(ctx context.Context, p harness.Purchase) (history.R
 		MaxCostSat: maxCost, Timeout: timeout,
 		LNDRPCServer: c.cfg.RPCServer, LNDTLSCertPath: c.cfg.TLSCertPath, LNDMacaroonPath: c.cfg.MacaroonPath,
 	}
-	return resultOf(client.ReportFor(cl.AdapterAttempt(ctx, env))), nil
+	return ResultOf(client.ReportFor(cl.AdapterAttempt(ctx, env))), nil
 }
 
 // instance opens instance n on first use and counts a purchase in

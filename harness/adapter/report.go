@@ -82,9 +82,9 @@ func (r wireReport) result(exitCode int) history.Result {
 	}
 }
 
-// resultOf is the reference library's report as a history.Result, the
+// ResultOf is the reference library's report as a history.Result, the
 // same fields the exec path reads from the JSON line.
-func resultOf(r client.Report) history.Result {
+func ResultOf(r client.Report) history.Result {
 	return wireReport{
 		Outcome: history.Outcome(r.Outcome), Status: r.Status, BodySHA256: r.BodySHA256, PaymentHash: r.PaymentHash,
 		PaidMsat: r.PaidMsat, Error: r.Error, PaidNotDelivered: r.PaidNotDelivered,

@@ -163,14 +163,21 @@ func (b *Backend) invoices(ctx context.Context, t *history.Truth, holds map[stri
 	return nil
 }
 
-// ledger copies the provider's ledger, mapping each request to the
-// purchase whose path it asked for. It returns which invoices were hold
-// invoices.
+// ledger copies the provider's ledger into t. It returns which invoices
+// were hold invoices.
 func (b *Backend) ledger(ctx context.Context, t *history.Truth) (map[string]bool, error) {
 	snap, err := b.prov.Ledger(ctx)
 	if err != nil {
 		return nil, err
 	}
+	return AddLedger(t, snap), nil
+}
+
+// AddLedger copies a provider's ledger into t, mapping each request, side
+// effect and delivery to the purchase of t.Plan whose path it asked for.
+// It returns which invoices were hold invoices. The simulator's truth
+// uses it too.
+func AddLedger(t *history.Truth, snap fakeprovider.Snapshot) map[string]bool {
 	byPath := map[string]string{}
 	for _, p := range t.Plan.Purchases {
 		byPath[p.Path] = p.Key
@@ -207,7 +214,7 @@ func (b *Backend) ledger(ctx context.Context, t *history.Truth) (map[string]bool
 			holds[i.PaymentHash] = true
 		}
 	}
-	return holds, nil
+	return holds
 }
 
 func (b *Backend) pending(ctx context.Context, t *history.Truth) error {

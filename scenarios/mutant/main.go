@@ -16,6 +16,7 @@ import (
 	"github.com/l402chaos/l402chaos/client"
 	"github.com/l402chaos/l402chaos/regtest"
 	"github.com/l402chaos/l402chaos/scenarios/mutant/catalog"
+	"github.com/l402chaos/l402chaos/scenarios/mutant/sabotage"
 	"github.com/lightningnetwork/lnd/lnrpc"
 	"github.com/lightningnetwork/lnd/lnrpc/routerrpc"
 )
@@ -63,8 +64,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		return 0
 	}
-	s, ok := sabotages()[*bug]
-	if !ok {
+	if _, ok := catalog.ByName(*bug); !ok {
 		fmt.Fprintf(stderr, "l402-mutant: unknown bug %q (see -list)\n", *bug)
 		fs.Usage()
 		return exitUsage
@@ -74,7 +74,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
 	log = log.With("mutant", *bug)
-	res := buyOnce(ctx, s, getenv, log)
+	res := buyOnce(ctx, *bug, getenv, log)
 	if err := json.NewEncoder(stdout).Encode(res); err != nil {
 		// No report: the harness records the attempt as may have
 		// happened, whatever the code.
@@ -83,9 +83,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	return res.ExitCode()
 }
 
-// buyOnce is chaos client's buyOnce with the sabotage: read the
-// environment, connect to LND, buy, report.
-func buyOnce(ctx context.Context, s sabotage, getenv func(string) string, log *slog.Logger) client.Report {
+// buyOnce is chaos client's buyOnce with the named mutant's sabotage
+// ("" is the reference client): read the environment, connect to LND,
+// buy, report.
+func buyOnce(ctx context.Context, bug string, getenv func(string) string, log *slog.Logger) client.Report {
 	env, err := client.ReadAdapterEnv(getenv)
 	if err != nil {
 		return client.ReportFor(nil, err)
@@ -101,5 +102,5 @@ func buyOnce(ctx context.Context, s sabotage, getenv func(string) string, log *s
 	if err != nil {
 		return client.ReportFor(nil, fmt.Errorf("%w: %w", client.ErrAdapterConfig, err))
 	}
-	return client.ReportFor(s.buy(ctx, rig{env: env, payer: payer, log: log}))
+	return client.ReportFor(sabotage.Buy(ctx, bug, sabotage.Rig{Env: env, Payer: payer, Log: log}))
 }

@@ -81,6 +81,12 @@ func TestCommandLine(t *testing.T) {
 			require.Empty(t, out, "no report for a bad invocation")
 		})
 	}
+	t.Run("every-mutant-is-accepted", func(t *testing.T) {
+		for _, m := range catalog.All() {
+			_, stderr, code := exitOf(t, bin, m.Args()...)
+			require.Equal(t, 1, code, "%s: an empty environment is a failed attempt, not bad usage: %s", m.Name, stderr)
+		}
+	})
 	t.Run("bad-environment-is-failed", func(t *testing.T) {
 		out, _, code := exitOf(t, bin, "-bug", catalog.PayAnyAmount)
 		require.Equal(t, 1, code)

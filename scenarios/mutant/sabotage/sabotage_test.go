@@ -1,6 +1,7 @@
-package main
+package sabotage
 
 import (
+	"cmp"
 	"context"
 	"net/http"
 	"net/http/httptest"
@@ -16,11 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// reference is the zero sabotage: the reference client, as chaos client
-// runs it.
-var reference = sabotage{}
-
-func TestEverySabotageIsInTheCatalog(t *testing.T) {
+func TestEveryMutantIsInTheCatalog(t *testing.T) {
 	var names []string
 	for _, m := range catalog.All() {
 		names = append(names, m.Name)
@@ -28,7 +25,7 @@ func TestEverySabotageIsInTheCatalog(t *testing.T) {
 		require.NotEmpty(t, m.CaughtBy, m.Name)
 	}
 	var keys []string
-	for k, s := range sabotages() {
+	for k, s := range mutants() {
 		keys = append(keys, k)
 		seams := 0
 		for _, set := range []bool{s.payer != nil, s.transport != nil, len(s.options) > 0, s.scratchJournal, s.startOverAfter5xx} {
@@ -44,19 +41,32 @@ func TestEverySabotageIsInTheCatalog(t *testing.T) {
 }
 
 // On a healthy server every mutant buys like the reference client: one
-// payment, delivered. The bugs only show when their fault comes.
+// payment, delivered, every request through the Rig's transport. The
+// bugs only show when their fault comes.
 func TestMutantsBuyNormallyWhenNothingGoesWrong(t *testing.T) {
-	for _, m := range catalog.All() {
-		t.Run(m.Name, func(t *testing.T) {
+	for _, name := range names() {
+		t.Run(cmp.Or(name, "reference"), func(t *testing.T) {
 			w := newWorld(t)
-			out, err := w.buy(context.Background(), mutant(t, m.Name), w.env(http.MethodPost, "/svc/a", "k1"))
+			out, err := w.buy(context.Background(), name, w.env(http.MethodPost, "/svc/a", "k1"))
 			require.NoError(t, err)
 			require.Equal(t, client.Delivered, out.Result)
 			require.Equal(t, []byte("content"), out.Body)
 			require.Equal(t, 1, out.Payments)
 			require.Equal(t, 1, w.registered())
+			require.Equal(t, 2, out.Requests, "a challenge, then the paid request")
+			require.Len(t, w.requests(), out.Requests)
+			require.Equal(t, out.Requests, w.roundTrips(), "every request went through Rig.Transport")
 		})
 	}
+}
+
+// names is the reference client's name, "", then every mutant's.
+func names() []string {
+	ns := []string{reference}
+	for _, m := range catalog.All() {
+		ns = append(ns, m.Name)
+	}
+	return ns
 }
 
 func TestPayAfter5xx(t *testing.T) {
@@ -74,7 +84,7 @@ func TestPayAfter5xx(t *testing.T) {
 	t.Run("mutant", func(t *testing.T) {
 		w := newWorld(t)
 		w.serve(w.paywall(price, fail))
-		out, err := w.buy(context.Background(), mutant(t, catalog.PayAfter5xx), w.env(http.MethodPost, "/svc/a", "k1"))
+		out, err := w.buy(context.Background(), catalog.PayAfter5xx, w.env(http.MethodPost, "/svc/a", "k1"))
 		require.Error(t, err)
 		require.Equal(t, client.PaidNotDelivered, out.Result)
 		require.Equal(t, 2, out.Payments)
@@ -91,13 +101,13 @@ func TestPayAfter5xx(t *testing.T) {
 func TestMemoryJournal(t *testing.T) {
 	// The first attempt's payment hangs (a held HTLC) until its deadline;
 	// the harness then runs the purchase again, as after a crash.
-	again := func(t *testing.T, s sabotage) *world {
+	again := func(t *testing.T, name string) *world {
 		w := newWorld(t)
 		w.payer.SetDefault(clienttest.Behavior{Hang: true})
 		env := w.env(http.MethodGet, "/svc/a", "k1")
 		for range 2 {
 			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-			out, err := w.buy(ctx, s, env)
+			out, err := w.buy(ctx, name, env)
 			cancel()
 			require.Error(t, err)
 			require.Equal(t, client.ReportUnknown, client.ReportFor(out, err).Outcome, "the payment is in flight")
@@ -109,7 +119,7 @@ func TestMemoryJournal(t *testing.T) {
 		require.Equal(t, 1, w.registered(), "the second attempt tracks the first payment")
 	})
 	t.Run("mutant", func(t *testing.T) {
-		w := again(t, mutant(t, catalog.MemoryJournal))
+		w := again(t, catalog.MemoryJournal)
 		calls := w.payer.Calls()
 		require.Equal(t, 2, w.registered())
 		require.Equal(t, []lntypes.Hash{calls[0].Hash}, calls[1].InFlight, "the second payment started while the first was in flight")
@@ -132,7 +142,7 @@ func TestFailOnTimeout(t *testing.T) {
 		require.NoError(t, fake.Settle(hash))
 		require.Equal(t, client.PaySucceeded, fake.State(hash))
 
-		got, ok := mutant(t, catalog.FailOnTimeout).payer(fake).(failOnTimeout)
+		got, ok := sabotageOf(t, catalog.FailOnTimeout).payer(fake).(failOnTimeout)
 		require.True(t, ok)
 		require.Equal(t, giveUpAfter, got.after)
 	})
@@ -148,9 +158,9 @@ func TestFailOnTimeout(t *testing.T) {
 	t.Run("mutant", func(t *testing.T) {
 		w := newWorld(t)
 		w.payer.SetDefault(clienttest.Behavior{Hang: true})
-		s := mutant(t, catalog.FailOnTimeout)
-		s.payer = func(p client.Payer) client.Payer { return failOnTimeout{Payer: p, after: 50 * time.Millisecond} }
-		out, err := w.buy(context.Background(), s, w.env(http.MethodGet, "/svc/a", "k1"))
+		m := sabotageOf(t, catalog.FailOnTimeout)
+		m.payer = func(p client.Payer) client.Payer { return failOnTimeout{Payer: p, after: 50 * time.Millisecond} }
+		out, err := w.buyWith(context.Background(), m, w.env(http.MethodGet, "/svc/a", "k1"))
 		require.Error(t, err)
 		require.Equal(t, client.ReportFailed, client.ReportFor(out, err).Outcome)
 		require.Equal(t, 1, w.registered(), "one payment, then it gives up")
@@ -182,10 +192,10 @@ func TestStripRetryAfter(t *testing.T) {
 			ok(rw, r)
 		})
 	}
-	sleeps := func(t *testing.T, s sabotage) []time.Duration {
+	sleeps := func(t *testing.T, name string) []time.Duration {
 		w := newWorld(t)
 		busy(w)
-		out, err := w.buy(context.Background(), s, w.env(http.MethodGet, "/free", "k1"))
+		out, err := w.buy(context.Background(), name, w.env(http.MethodGet, "/free", "k1"))
 		require.NoError(t, err)
 		require.Equal(t, client.Delivered, out.Result)
 		require.Equal(t, 3, out.Requests)
@@ -198,7 +208,7 @@ func TestStripRetryAfter(t *testing.T) {
 		}
 	})
 	t.Run("mutant", func(t *testing.T) {
-		for _, d := range sleeps(t, mutant(t, catalog.IgnoreRetryAfter)) {
+		for _, d := range sleeps(t, catalog.IgnoreRetryAfter) {
 			require.Less(t, d, time.Second, "retried on its own backoff")
 		}
 	})
@@ -220,10 +230,10 @@ func TestRetry400(t *testing.T) {
 		resp = roundTrip(t, retry400{http.DefaultTransport}, srv.URL)
 		require.Equal(t, http.StatusNotFound, resp.StatusCode, "other statuses pass")
 	})
-	requests := func(t *testing.T, s sabotage) int {
+	requests := func(t *testing.T, name string) int {
 		w := newWorld(t)
 		w.serve(func(rw http.ResponseWriter, _ *http.Request) { http.Error(rw, "bad", http.StatusBadRequest) })
-		out, err := w.buy(context.Background(), s, w.env(http.MethodGet, "/svc/a", "k1"))
+		out, err := w.buy(context.Background(), name, w.env(http.MethodGet, "/svc/a", "k1"))
 		require.Error(t, err)
 		require.Equal(t, client.Failed, out.Result)
 		require.Len(t, w.requests(), out.Requests)
@@ -233,7 +243,7 @@ func TestRetry400(t *testing.T) {
 		require.Equal(t, 1, requests(t, reference), "a 400 is never retried")
 	})
 	t.Run("mutant", func(t *testing.T) {
-		require.Equal(t, client.DefaultRetryPolicy().Attempts, requests(t, mutant(t, catalog.Retry400)))
+		require.Equal(t, client.DefaultRetryPolicy().Attempts, requests(t, catalog.Retry400))
 	})
 }
 
@@ -251,7 +261,7 @@ func TestPayAnyAmount(t *testing.T) {
 	t.Run("mutant", func(t *testing.T) {
 		w := newWorld(t)
 		w.serve(w.paywall(overpriced, ok))
-		out, err := w.buy(context.Background(), mutant(t, catalog.PayAnyAmount), w.env(http.MethodGet, "/svc/a", "k1"))
+		out, err := w.buy(context.Background(), catalog.PayAnyAmount, w.env(http.MethodGet, "/svc/a", "k1"))
 		require.NoError(t, err)
 		require.Equal(t, client.Delivered, out.Result)
 		require.Equal(t, int64(overpriced), out.PaidMsat)
@@ -274,9 +284,9 @@ func TestStripIdempotencyKey(t *testing.T) {
 		require.Empty(t, got)
 		require.Equal(t, "k1", req.Header.Get("Idempotency-Key"), "the caller's request is untouched")
 	})
-	keys := func(t *testing.T, s sabotage) []string {
+	keys := func(t *testing.T, name string) []string {
 		w := newWorld(t)
-		out, err := w.buy(context.Background(), s, w.env(http.MethodPost, "/svc/order", "order-1"))
+		out, err := w.buy(context.Background(), name, w.env(http.MethodPost, "/svc/order", "order-1"))
 		require.NoError(t, err)
 		require.Equal(t, client.Delivered, out.Result)
 		var ks []string
@@ -289,18 +299,18 @@ func TestStripIdempotencyKey(t *testing.T) {
 		require.Equal(t, []string{"order-1", "order-1"}, keys(t, reference))
 	})
 	t.Run("mutant", func(t *testing.T) {
-		require.Equal(t, []string{"", ""}, keys(t, mutant(t, catalog.NoIdempotencyKey)))
+		require.Equal(t, []string{"", ""}, keys(t, catalog.NoIdempotencyKey))
 	})
 }
 
 func TestNoTokenReuse(t *testing.T) {
 	// Two purchases of one per-token service.
-	buyTwo := func(t *testing.T, s sabotage) (*world, *client.Outcome) {
+	buyTwo := func(t *testing.T, name string) (*world, *client.Outcome) {
 		w := newWorld(t)
-		out, err := w.buy(context.Background(), s, w.env(http.MethodGet, "/svc/a", "k1"))
+		out, err := w.buy(context.Background(), name, w.env(http.MethodGet, "/svc/a", "k1"))
 		require.NoError(t, err)
 		require.Equal(t, client.Delivered, out.Result)
-		out, err = w.buy(context.Background(), s, w.env(http.MethodGet, "/svc/b", "k2"))
+		out, err = w.buy(context.Background(), name, w.env(http.MethodGet, "/svc/b", "k2"))
 		require.NoError(t, err)
 		require.Equal(t, client.Delivered, out.Result)
 		return w, out
@@ -311,7 +321,7 @@ func TestNoTokenReuse(t *testing.T) {
 		require.Equal(t, 1, w.registered())
 	})
 	t.Run("mutant", func(t *testing.T) {
-		w, second := buyTwo(t, mutant(t, catalog.NoTokenReuse))
+		w, second := buyTwo(t, catalog.NoTokenReuse)
 		require.False(t, second.Reused)
 		require.Equal(t, 2, w.registered(), "paid again for a service it held a token for")
 	})

@@ -1,4 +1,4 @@
-package main
+package sabotage
 
 import (
 	"context"
@@ -11,18 +11,18 @@ import (
 	"github.com/l402chaos/l402chaos/scenarios/mutant/catalog"
 )
 
-// sabotage is how one mutant departs from the reference client. Every
+// mutant is how one mutant departs from the reference client. Every
 // field works through a public seam of package client; the zero value is
 // the reference client itself.
-type sabotage struct {
-	// payer wraps the LND payer.
+type mutant struct {
+	// payer wraps the Rig's payer.
 	payer func(client.Payer) client.Payer
-	// transport wraps the HTTP transport (client.WithHTTPClient).
+	// transport wraps the Rig's HTTP transport.
 	transport func(http.RoundTripper) http.RoundTripper
 	// options come after the reference client's own, so they win.
 	options []client.Option
-	// scratchJournal journals in a fresh directory removed at exit
-	// instead of L402_STATE_DIR.
+	// scratchJournal journals in a fresh directory removed when the
+	// attempt returns instead of Env.StateDir.
 	scratchJournal bool
 	// startOverAfter5xx starts the purchase over, with a fresh journal,
 	// when it ends paid and undelivered after a 5xx.
@@ -32,9 +32,9 @@ type sabotage struct {
 // giveUpAfter is how long fail-on-timeout waits for a payment.
 const giveUpAfter = 3 * time.Second
 
-// sabotages maps every mutant of catalog.All to its sabotage.
-func sabotages() map[string]sabotage {
-	return map[string]sabotage{
+// mutants maps every mutant of catalog.All to its sabotage.
+func mutants() map[string]mutant {
+	return map[string]mutant{
 		catalog.PayAfter5xx:   {startOverAfter5xx: true},
 		catalog.MemoryJournal: {scratchJournal: true},
 		catalog.FailOnTimeout: {
@@ -56,7 +56,9 @@ func sabotages() map[string]sabotage {
 // failOnTimeout is a Payer that waits at most `after` for a payment and
 // then calls it failed: every error (timeout, lost stream, duplicate) and
 // every non-final state becomes a definitive PayFailed, so the client
-// never tracks the payment that may still settle.
+// never tracks the payment that may still settle. The wait is a context
+// deadline, so a simulator that maps deadlines onto its own clock
+// controls it.
 type failOnTimeout struct {
 	client.Payer
 	after time.Duration

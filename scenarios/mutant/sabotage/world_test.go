@@ -1,4 +1,4 @@
-package main
+package sabotage
 
 import (
 	"context"
@@ -20,6 +20,9 @@ const price = 100_000
 
 var epoch = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 
+// reference is the name of the reference client, unsabotaged.
+const reference = ""
+
 // seen is one request as the test server saw it.
 type seen struct {
 	Method, Path, IdemKey string
@@ -28,7 +31,8 @@ type seen struct {
 
 // world is an L402 server on loopback over a fake node (clienttest), a
 // fake clock, and a state directory: enough to run a purchase attempt
-// through sabotage.buy exactly as the command does, without Lightning.
+// through Buy exactly as the command does, without Lightning. Every
+// request of the client goes through a transport that counts it.
 type world struct {
 	t     *testing.T
 	clock *clienttest.Clock
@@ -40,6 +44,7 @@ type world struct {
 	mu      sync.Mutex
 	handler http.HandlerFunc
 	reqs    []seen
+	trips   int
 }
 
 func newWorld(t *testing.T) *world {
@@ -47,15 +52,18 @@ func newWorld(t *testing.T) *world {
 	w := &world{t: t, clock: clienttest.NewClock(epoch), payer: clienttest.NewPayer(), state: t.TempDir()}
 	w.iss = clienttest.NewIssuer(w.payer, w.clock)
 	w.handler = w.paywall(price, ok)
-	w.srv = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		w.mu.Lock()
-		w.reqs = append(w.reqs, seen{Method: r.Method, Path: r.URL.Path, IdemKey: r.Header.Get("Idempotency-Key"), Auth: r.Header.Get("Authorization") != ""})
-		h := w.handler
-		w.mu.Unlock()
-		h(rw, r)
-	}))
+	w.srv = httptest.NewServer(http.HandlerFunc(w.handle))
 	t.Cleanup(w.srv.Close)
 	return w
+}
+
+// handle records r and answers it with the current handler.
+func (w *world) handle(rw http.ResponseWriter, r *http.Request) {
+	w.mu.Lock()
+	w.reqs = append(w.reqs, seen{Method: r.Method, Path: r.URL.Path, IdemKey: r.Header.Get("Idempotency-Key"), Auth: r.Header.Get("Authorization") != ""})
+	h := w.handler
+	w.mu.Unlock()
+	h(rw, r)
 }
 
 // ok answers 200 "content".
@@ -87,6 +95,21 @@ func (w *world) requests() []seen {
 	return append([]seen(nil), w.reqs...)
 }
 
+// roundTrips is how many requests went through the Rig's transport.
+func (w *world) roundTrips() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.trips
+}
+
+// RoundTrip counts req and sends it on over the network.
+func (w *world) RoundTrip(req *http.Request) (*http.Response, error) {
+	w.mu.Lock()
+	w.trips++
+	w.mu.Unlock()
+	return http.DefaultTransport.RoundTrip(req)
+}
+
 // env is a purchase of path under key, capped at 1,000 sat.
 func (w *world) env(method, path, key string) client.AdapterEnv {
 	return client.AdapterEnv{
@@ -95,13 +118,23 @@ func (w *world) env(method, path, key string) client.AdapterEnv {
 	}
 }
 
-// buy runs one purchase attempt with s (the zero sabotage is the
-// reference client) on the world's fake node and clock.
-func (w *world) buy(ctx context.Context, s sabotage, env client.AdapterEnv) (*client.Outcome, error) {
-	return s.buy(ctx, rig{
-		env: env, payer: w.payer, log: regtesttest.Logger(w.t),
-		opts: []client.Option{client.WithClock(w.clock), client.WithRand(rand.New(rand.NewPCG(1, 2)))},
-	})
+// rig runs env on the world's fake node, clock and counting transport.
+func (w *world) rig(env client.AdapterEnv) Rig {
+	return Rig{
+		Env: env, Payer: w.payer, Transport: w, Log: regtesttest.Logger(w.t),
+		Options: []client.Option{client.WithClock(w.clock), client.WithRand(rand.New(rand.NewPCG(1, 2)))},
+	}
+}
+
+// buy runs one purchase attempt of the named mutant ("" is the
+// reference client) through Buy.
+func (w *world) buy(ctx context.Context, name string, env client.AdapterEnv) (*client.Outcome, error) {
+	return Buy(ctx, name, w.rig(env))
+}
+
+// buyWith runs one purchase attempt with m, a sabotage a test adjusted.
+func (w *world) buyWith(ctx context.Context, m mutant, env client.AdapterEnv) (*client.Outcome, error) {
+	return m.buy(ctx, w.rig(env))
 }
 
 // registered is how many payments the fake node accepted.
@@ -115,9 +148,9 @@ func (w *world) registered() int {
 	return n
 }
 
-func mutant(t *testing.T, name string) sabotage {
+func sabotageOf(t *testing.T, name string) mutant {
 	t.Helper()
-	s, ok := sabotages()[name]
+	m, ok := mutants()[name]
 	require.True(t, ok, "no sabotage for %s", name)
-	return s
+	return m
 }
