@@ -131,9 +131,9 @@ func readAdapterBody(name string) ([]byte, error) {
 //
 // When Do cannot even start (its lock is not taken before ctx ends,
 // typically because Recover spent the time waiting for an in-flight
-// payment) while the purchase is open in the journal, a payment of it
-// may be in flight: the error is then Ambiguous, so that ReportFor says
-// unknown, never failed.
+// payment of another purchase) while the journal knows the purchase
+// (open, or finished in an earlier attempt that may have paid), the error
+// is Ambiguous, so that ReportFor says unknown, never failed.
 func (c *Client) AdapterAttempt(ctx context.Context, env AdapterEnv) (*Outcome, error) {
 	if _, err := c.Recover(ctx); err != nil {
 		c.log.Info("recover", "err", err)
@@ -149,6 +149,12 @@ func (c *Client) AdapterAttempt(ctx context.Context, env AdapterEnv) (*Outcome, 
 	open, uerr := c.store.Unfinished()
 	if uerr != nil || slices.Contains(open, env.Key) {
 		return nil, &Error{Op: "purchase " + env.Key, Kind: Ambiguous, Err: fmt.Errorf("open in the journal and not resumed: %w", err)}
+	}
+	// A purchase the journal already knows may have paid (and been
+	// delivered) in an earlier attempt: "failed" would say no money ever
+	// moved for it.
+	if evs, eerr := c.store.Events(env.Key); eerr != nil || len(evs) > 0 {
+		return nil, &Error{Op: "purchase " + env.Key, Kind: Ambiguous, Err: fmt.Errorf("in the journal and not resumed: %w", err)}
 	}
 	return nil, err
 }

@@ -36,6 +36,12 @@ type keyLock struct {
 // releases it and is safe to call more than once.
 func (s *Store) lock(ctx context.Context, key string) (func(), error) {
 	kl := s.locks.ref(key)
+	// A context that has ended never takes the lock, even a free one:
+	// select would pick at random between the two.
+	if err := ctx.Err(); err != nil {
+		s.locks.unref(key)
+		return nil, fmt.Errorf("lock %.64q: %w", key, err)
+	}
 	select {
 	case kl.sem <- struct{}{}:
 	case <-ctx.Done():

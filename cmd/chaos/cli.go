@@ -43,6 +43,7 @@ func commands() []command {
 		{"client", "buy one L402 purchase with the reference client (exec adapter protocol v1)", cmdClient},
 		{"run", "run scenarios against a client, print the verdicts, write the reports", cmdRun},
 		{"check", "run the checkers again, offline, on a recorded run", cmdCheck},
+		{"sim", "explore random fault sequences on the deterministic simulator, shrink a violation", cmdSim},
 		{"build", "build (or find in the cache) the lnd and btcd binaries", cmdBuild},
 		{"version", "print the versions of chaos, lnd and btcd", cmdVersion},
 	}

@@ -15,6 +15,10 @@ import (
 // ErrNoProvider: the backend has no provider to act on.
 var ErrNoProvider = errors.New("backend has no provider")
 
+// ErrNoTarget: the fault found nothing to act on (no invoice held), so it
+// did nothing. Generated sequences draw such faults freely.
+var ErrNoTarget = errors.New("nothing to act on")
+
 // providerBackend is a backend that runs the fake provider in-process.
 type providerBackend interface {
 	Provider() *fakeprovider.Provider
@@ -106,7 +110,7 @@ func (r ResolveHolds) Inject(ctx context.Context, env *harness.Env) (harness.Hea
 		return nil, err
 	}
 	if len(held) == 0 {
-		return nil, fmt.Errorf("%s: no invoice is held", r.Name())
+		return nil, fmt.Errorf("%s: no invoice is held: %w", r.Name(), ErrNoTarget)
 	}
 	for _, h := range held {
 		if r.Cancel {

@@ -175,6 +175,10 @@ func (b *Backend) Await(ctx context.Context, p harness.Phase, n int) error {
 	return b.phases.await(ctx, p, n)
 }
 
+// Count is how many times phase p has happened so far: Await(ctx, p,
+// Count(p)+1) waits for the next occurrence.
+func (b *Backend) Count(p harness.Phase) int { return b.phases.count(p) }
+
 // Close stops the watchers, the provider, the network and the proxies.
 func (b *Backend) Close() error {
 	b.closeOnce.Do(func() {

@@ -32,6 +32,7 @@ func TestBackendDrainAndTruth(t *testing.T) {
 	resp.Body.Close()
 	require.Equal(t, http.StatusPaymentRequired, resp.StatusCode)
 	require.NoError(t, env.Await(ctx, harness.ChallengeIssued, 1))
+	require.Equal(t, 1, b.Count(harness.ChallengeIssued))
 
 	const keep = 50
 	require.NoError(t, b.Drain(ctx, keep))

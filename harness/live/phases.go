@@ -77,6 +77,13 @@ func (p *phases) payment(hash string, st lnrpc.Payment_PaymentStatus) {
 	}
 }
 
+// count is how many times phase ph has been seen.
+func (p *phases) count(ph harness.Phase) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.seen[ph])
+}
+
 // await blocks until phase ph has been seen n times.
 func (p *phases) await(ctx context.Context, ph harness.Phase, n int) error {
 	if n < 1 {

@@ -3,6 +3,7 @@ package property
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"pgregory.net/rapid"
@@ -12,8 +13,8 @@ import (
 
 // Config sizes the sequences Actions draws.
 type Config struct {
-	// Keys is how many distinct purchase keys a sequence uses (default
-	// 4): few enough that keys repeat.
+	// Keys is how many distinct purchase keys of each service a
+	// sequence uses (default 3): few enough that keys repeat.
 	Keys int
 	// MaxActive is how many faults may be in place at once (default 3).
 	MaxActive int
@@ -27,11 +28,21 @@ type Config struct {
 	// 1: every step). Collecting the truth costs a few RPCs on the live
 	// tier.
 	CheckEvery int
+	// Checkers judge the sequences; default Safety after each step and
+	// check.All at the end. A hunt for one known bug names its checker.
+	Checkers []check.Checker
+	// OnStep, if set, sees every step applied (progress lines, step
+	// counts for benchmarks).
+	OnStep func(Step)
+	// OnViolation, if set, sees every sequence that ended invalid, with
+	// the invalid results: while rapid searches, while it shrinks, and
+	// last the minimal sequence it settled on.
+	OnViolation func(steps []Step, invalid []check.Result)
 }
 
 func (c Config) withDefaults() Config {
 	if c.Keys <= 0 {
-		c.Keys = 4
+		c.Keys = 3
 	}
 	if c.MaxActive <= 0 {
 		c.MaxActive = 3
@@ -49,49 +60,50 @@ func (c Config) withDefaults() Config {
 }
 
 // drawer draws steps through rapid, so that shrinking covers every
-// choice, and keeps what the draws depend on: which keys exist and with
-// which service.
+// choice. A key names its service ("d1" is bought from data, "o1" from
+// ops), so that deleting a step never changes what a later step buys.
 type drawer struct {
-	cfg      Config
-	services map[string]string
+	cfg Config
 }
 
 func newDrawer(cfg Config) *drawer {
-	return &drawer{cfg: cfg.withDefaults(), services: map[string]string{}}
+	return &drawer{cfg: cfg.withDefaults()}
 }
 
-// purchase draws a key (a new one or one bought before, whose service it
-// keeps) and a service.
-func (d *drawer) purchase(t *rapid.T) (string, string) {
-	key := fmt.Sprintf("k%d", rapid.IntRange(1, d.cfg.Keys).Draw(t, "key"))
-	svc, ok := d.services[key]
-	if !ok {
-		svc = rapid.SampledFrom([]string{ServiceData, ServiceOps}).Draw(t, "service")
-		d.services[key] = svc
-	}
-	return key, svc
+// kinds are what a key can buy: its prefix, service and method.
+var kinds = []struct{ prefix, service, method string }{
+	{"d", ServiceData, ""},
+	{"o", ServiceOps, ""},
+	{"w", ServiceData, "POST"}, // a write on the per-token service
 }
 
-func (d *drawer) buy(t *rapid.T) Step {
-	k, s := d.purchase(t)
-	return Step{Op: OpBuy, Key: k, Service: s}
+// purchase draws what to buy and a key of that kind: new or bought
+// before.
+func (d *drawer) purchase(t *rapid.T, op Op) Step {
+	k := kinds[rapid.IntRange(0, len(kinds)-1).Draw(t, "kind")]
+	n := rapid.IntRange(1, d.cfg.Keys).Draw(t, "key")
+	return Step{Op: op, Key: fmt.Sprintf("%s%d", k.prefix, n), Service: k.service, Method: k.method}
 }
+
+func (d *drawer) buy(t *rapid.T) Step { return d.purchase(t, OpBuy) }
 
 func (d *drawer) crash(t *rapid.T) Step {
-	k, s := d.purchase(t)
-	return Step{Op: OpCrash, Key: k, Service: s, Phase: rapid.SampledFrom(CrashPhases()).Draw(t, "phase")}
+	s := d.purchase(t, OpCrash)
+	s.Phase = rapid.SampledFrom(CrashPhases()).Draw(t, "phase")
+	return s
 }
 
-func (d *drawer) pair(t *rapid.T) Step {
-	k, s := d.purchase(t)
-	return Step{Op: OpPair, Key: k, Service: s}
-}
+func (d *drawer) pair(t *rapid.T) Step { return d.purchase(t, OpPair) }
 
-func (d *drawer) fault(t *rapid.T, active int) Step {
-	if active >= d.cfg.MaxActive {
+func (d *drawer) fault(t *rapid.T, activeNames []string) Step {
+	if active := len(activeNames); active >= d.cfg.MaxActive {
 		t.Skipf("%d faults already in place", active)
 	}
-	return Step{Op: OpFault, Fault: rapid.SampledFrom(FaultNames()).Draw(t, "fault")}
+	s := Step{Op: OpFault, Fault: rapid.SampledFrom(FaultNames()).Draw(t, "fault")}
+	if slices.Contains(activeNames, s.Fault) {
+		t.Skipf("%s is already in place", s.Fault)
+	}
+	return s
 }
 
 func (d *drawer) heal(t *rapid.T, active int) Step {
@@ -121,12 +133,15 @@ func Actions(ctx context.Context, m *Machine, cfg Config) map[string]func(*rapid
 		if err := m.Apply(ctx, s); err != nil {
 			t.Fatalf("harness: %v", err)
 		}
+		if d.cfg.OnStep != nil {
+			d.cfg.OnStep(s)
+		}
 	}
 	return map[string]func(*rapid.T){
 		"buy":   func(t *rapid.T) { apply(t, d.buy(t)) },
 		"crash": func(t *rapid.T) { apply(t, d.crash(t)) },
 		"pair":  func(t *rapid.T) { apply(t, d.pair(t)) },
-		"fault": func(t *rapid.T) { apply(t, d.fault(t, m.Active())) },
+		"fault": func(t *rapid.T) { apply(t, d.fault(t, m.ActiveFaults())) },
 		"heal":  func(t *rapid.T) { apply(t, d.heal(t, m.Active())) },
 		"mine":  func(t *rapid.T) { apply(t, d.mine(t)) },
 		"wait":  func(t *rapid.T) { apply(t, d.wait(t)) },
@@ -134,11 +149,15 @@ func Actions(ctx context.Context, m *Machine, cfg Config) map[string]func(*rapid
 			if len(m.steps) == 0 || len(m.steps)%d.cfg.CheckEvery != 0 {
 				return
 			}
-			rs, _, err := m.Check(ctx, Safety())
+			cs := d.cfg.Checkers
+			if cs == nil {
+				cs = Safety()
+			}
+			rs, _, err := m.Check(ctx, cs)
 			if err != nil {
 				t.Fatalf("harness: %v", err)
 			}
-			fatalIfInvalid(t, rs, m)
+			fatalIfInvalid(t, rs, m, d.cfg)
 		},
 	}
 }
@@ -161,18 +180,21 @@ func Property(ctx context.Context, newWorld NewWorld, cfg Config) func(*rapid.T)
 		defer w.Close()
 		m := NewMachine(w, seed, nil)
 		t.Repeat(Actions(ctx, m, cfg))
-		rs, _, err := m.Finish(ctx)
+		rs, _, err := m.Finish(ctx, cfg.Checkers)
 		if err != nil {
 			t.Fatalf("harness: finish: %v", err)
 		}
-		fatalIfInvalid(t, rs, m)
+		fatalIfInvalid(t, rs, m, cfg)
 	}
 }
 
-func fatalIfInvalid(t *rapid.T, rs []check.Result, m *Machine) {
+func fatalIfInvalid(t *rapid.T, rs []check.Result, m *Machine, cfg Config) {
 	bad := Invalid(rs)
 	if len(bad) == 0 {
 		return
+	}
+	if cfg.OnViolation != nil {
+		cfg.OnViolation(m.Steps(), bad)
 	}
 	msg := ""
 	for _, r := range bad {

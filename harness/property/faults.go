@@ -46,8 +46,23 @@ func Faults() []harness.Fault {
 		knob(fakeprovider.Knob{Kind: fakeprovider.ReusedInvoice}),
 		knob(fakeprovider.Knob{Kind: fakeprovider.RejectPaid}),
 		knob(fakeprovider.Knob{Kind: fakeprovider.HoldInvoice, Then: fakeprovider.ThenManual}),
+		// Paid requests only: the answer to a request that paid is lost.
+		// The first stays until healed: a server that keeps failing.
+		named{"knob error-after on paid, until healed", fault.Knob{Knob: fakeprovider.Knob{
+			Kind: fakeprovider.ErrorAfter, Match: fakeprovider.Match{Credentialed: true}}}},
+		named{"knob drop-after on paid", fault.Knob{Knob: fakeprovider.Knob{
+			Kind: fakeprovider.DropAfter, Times: 1, Match: fakeprovider.Match{Credentialed: true}}}},
 	}
 }
+
+// named gives a table entry a name of its own where two entries of one
+// fault type would otherwise share one.
+type named struct {
+	name string
+	harness.Fault
+}
+
+func (n named) Name() string { return n.name }
 
 // FaultNames lists Faults' names, in order.
 func FaultNames() []string {

@@ -36,8 +36,9 @@ const (
 	OpWait Op = "wait"
 )
 
-// Services the steps buy from: data is GET, priced per request; ops is
-// POST with a side effect, one token per service.
+// Services the steps buy from (fakeprovider.DefaultConfig's): data is
+// GET, one token per service for an hour; ops is POST with a side effect,
+// priced per request.
 const (
 	ServiceData = "data"
 	ServiceOps  = "ops"
@@ -49,6 +50,10 @@ type Step struct {
 	Op      Op            `json:"op"`
 	Key     string        `json:"key,omitempty"`
 	Service string        `json:"service,omitempty"`
+	// Method is GET or POST; empty is the service's own (data GET, ops
+	// POST). A POST to data is a write on a per-token service, where only
+	// the Idempotency-Key keeps a resent request from running twice.
+	Method string `json:"method,omitempty"`
 	Phase   harness.Phase `json:"phase,omitempty"`
 	Fault   string        `json:"fault,omitempty"`
 	Blocks  int           `json:"blocks,omitempty"`
@@ -59,9 +64,9 @@ type Step struct {
 func (s Step) String() string {
 	switch s.Op {
 	case OpBuy, OpPair:
-		return fmt.Sprintf("%s %s %s", s.Op, s.Key, s.Service)
+		return fmt.Sprintf("%s %s %s", s.Op, s.Key, s.what())
 	case OpCrash:
-		return fmt.Sprintf("crash %s %s at %s", s.Key, s.Service, s.Phase)
+		return fmt.Sprintf("crash %s %s at %s", s.Key, s.what(), s.Phase)
 	case OpFault:
 		return "fault " + s.Fault
 	case OpMine:
@@ -70,6 +75,13 @@ func (s Step) String() string {
 		return "wait " + s.Wait.String()
 	}
 	return string(s.Op)
+}
+
+func (s Step) what() string {
+	if s.Method != "" {
+		return s.Method + " " + s.Service
+	}
+	return s.Service
 }
 
 // Validate reports what is wrong with a step, wrapping ErrBadStep.
@@ -84,6 +96,9 @@ func (s Step) Validate() error {
 		}
 		if s.Service != ServiceData && s.Service != ServiceOps {
 			return bad("service %q: want %s or %s", s.Service, ServiceData, ServiceOps)
+		}
+		if s.Method != "" && s.Method != "GET" && s.Method != "POST" {
+			return bad("method %q: want GET or POST", s.Method)
 		}
 		if s.Op == OpCrash && !knownPhase(s.Phase) {
 			return bad("phase %q: want one of %s", s.Phase, strings.Join(phaseNames(), ", "))
@@ -109,7 +124,7 @@ func (s Step) Validate() error {
 
 // CrashPhases are the moments a crash step can kill the client at.
 func CrashPhases() []harness.Phase {
-	return []harness.Phase{harness.ChallengeIssued, harness.PaymentInFlight, harness.PreimageReceived,
+	return []harness.Phase{harness.ChallengeIssued, harness.PaymentInFlight, harness.InvoiceAccepted, harness.PreimageReceived,
 		harness.SideEffectDone, harness.Delivered}
 }
 

@@ -51,7 +51,7 @@ func TestSmoke(t *testing.T) {
 			t.Fatalf("%s: %v", s, err)
 		}
 	}
-	rs, _, err := m.Finish(ctx)
+	rs, _, err := m.Finish(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,204 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/l402chaos/l402chaos/scenarios/mutant/catalog"
+)
+
+func TestSimUsageErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"sim", "-no-such-flag"}, "flag provided but not defined: -no-such-flag"},
+		{[]string{"sim", "extra"}, `unexpected argument "extra"`},
+		{[]string{"sim", "-seed", "ten"}, `invalid value "ten" for flag -seed`},
+		{[]string{"sim", "-seed", "-1"}, `invalid value "-1" for flag -seed`},
+		{[]string{"sim", "-steps", "0"}, "-steps 0: want at least 1"},
+		{[]string{"sim", "-checks", "-3"}, "-checks -3: want at least 1"},
+		{[]string{"sim", "-shrink", "0s"}, "-shrink 0s: want more than 0"},
+		{[]string{"sim", "-shrink", "soon"}, `invalid value "soon" for flag -shrink`},
+		{[]string{"sim", "-client", "no-such-mutant"}, `-client "no-such-mutant": want one of reference, `},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := run(context.Background(), tc.args, &stdout, &stderr)
+			require.Equal(t, exitBadUsage, code, "stderr: %s", stderr.String())
+			require.Contains(t, stderr.String(), tc.want)
+			require.Empty(t, stdout.String(), "errors go to stderr only")
+		})
+	}
+}
+
+// TestSimUnknownClientListsClients: the message names every client there
+// is.
+func TestSimUnknownClientListsClients(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	require.Equal(t, exitBadUsage, run(context.Background(), []string{"sim", "-client", "nope"}, &stdout, &stderr))
+	for _, m := range catalog.All() {
+		require.Contains(t, stderr.String(), m.Name)
+	}
+}
+
+func TestSimHelp(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	require.Equal(t, exitOK, run(context.Background(), []string{"sim", "-h"}, &stdout, &stderr))
+	require.Contains(t, stderr.String(), "usage: chaos sim")
+	require.Contains(t, stderr.String(), "64 bad usage")
+	require.Contains(t, stderr.String(), catalog.NoTokenReuse)
+
+	stderr.Reset()
+	require.Equal(t, exitOK, run(context.Background(), []string{"help"}, &stdout, &stderr))
+	require.Contains(t, stderr.String(), "\n  sim ", "chaos help lists sim")
+}
+
+// simOut runs chaos sim in-process.
+func simOut(t *testing.T, ctx context.Context, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code = run(ctx, append([]string{"sim"}, args...), &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+// minimalSequence is the numbered steps a finding prints.
+func minimalSequence(t *testing.T, out string) string {
+	t.Helper()
+	_, rest, ok := strings.Cut(out, "minimal sequence (")
+	require.True(t, ok, out)
+	_, rest, ok = strings.Cut(rest, "):\n")
+	require.True(t, ok, out)
+	seq, _, ok := strings.Cut(rest, "\nfound ")
+	require.True(t, ok, out)
+	return seq
+}
+
+// replayArgs reads the replay line back into chaos sim's arguments.
+func replayArgs(t *testing.T, out string) []string {
+	t.Helper()
+	_, rest, ok := strings.Cut(out, "replay: go run ./cmd/chaos sim ")
+	require.True(t, ok, out)
+	line, _, _ := strings.Cut(rest, "\n")
+	return strings.Fields(line)
+}
+
+// TestSimFindsMutant: the simulator catches a client that pays again
+// for a per-token service, shrinks the sequence, and prints a replay line
+// that finds the same minimal sequence again.
+func TestSimFindsMutant(t *testing.T) {
+	code, out, errOut := simOut(t, context.Background(), "-client", catalog.NoTokenReuse, "-seed", "1", "-checks", "50", "-steps", "20")
+	require.Equal(t, exitInvalid, code, "stdout:\n%s\nstderr:\n%s", out, errOut)
+	require.Contains(t, out, "seed 1")
+	require.Contains(t, out, "INVALID: client "+catalog.NoTokenReuse)
+	require.Contains(t, out, catalog.TokenReuse+": invalid")
+	seq := minimalSequence(t, out)
+	require.Regexp(t, `^\s+1  \S`, seq)
+	require.Contains(t, out, "\nfound in sequence ")
+	require.Contains(t, out, "replay: go run ./cmd/chaos sim -seed 1 -steps 20 -checks 50 -client "+catalog.NoTokenReuse+"\n")
+
+	// Deterministic: the replay line finds the same minimal sequence.
+	args := replayArgs(t, out)
+	code2, out2, errOut2 := simOut(t, context.Background(), args...)
+	require.Equal(t, exitInvalid, code2, "stdout:\n%s\nstderr:\n%s", out2, errOut2)
+	require.Equal(t, seq, minimalSequence(t, out2))
+}
+
+// TestSimReference: the reference client's output has the run's shape,
+// whatever the verdict (the simulator may find real bugs).
+func TestSimReference(t *testing.T) {
+	code, out, errOut := simOut(t, context.Background(), "-seed", "1", "-checks", "5", "-steps", "10")
+	require.Contains(t, []int{exitOK, exitInvalid}, code, "stdout:\n%s\nstderr:\n%s", out, errOut)
+	require.Contains(t, out, "client reference, seed 1,")
+	if code == exitOK {
+		require.Regexp(t, `VALID: \d+ sequences, \d+ steps in \S+ \(\S+ steps/s\); seed 1\n`, out)
+		return
+	}
+	require.Contains(t, out, "INVALID: client reference; seed 1")
+	minimalSequence(t, out)
+	require.Contains(t, out, "replay: go run ./cmd/chaos sim -seed 1 -steps 10 -checks 5 -client reference")
+}
+
+// TestSimRandomSeed: without -seed, one is picked and printed.
+func TestSimRandomSeed(t *testing.T) {
+	code, out, _ := simOut(t, context.Background(), "-checks", "1", "-steps", "3")
+	require.Contains(t, []int{exitOK, exitInvalid}, code)
+	require.Regexp(t, `seed [1-9]\d* \(random; pass -seed to repeat it\)`, out)
+}
+
+func TestSimJSON(t *testing.T) {
+	code, out, errOut := simOut(t, context.Background(), "-json", "-client", catalog.NoTokenReuse, "-seed", "1", "-checks", "50", "-steps", "20")
+	require.Equal(t, exitInvalid, code, errOut)
+	var res simResult
+	require.NoError(t, json.Unmarshal([]byte(out), &res), out)
+	require.Equal(t, "invalid", res.Verdict)
+	require.Equal(t, catalog.NoTokenReuse, res.Client)
+	require.EqualValues(t, 1, res.Seed)
+	require.NotNil(t, res.Finding)
+	require.NotEmpty(t, res.Finding.Steps)
+	require.NotEmpty(t, res.Finding.Invalid)
+	require.Equal(t, catalog.TokenReuse, res.Finding.Invalid[0].Checker)
+	require.Positive(t, res.FoundIn)
+	require.Contains(t, res.Replay, "chaos sim -seed 1 -steps 20 -checks 50 -client "+catalog.NoTokenReuse)
+	require.Contains(t, errOut, "minimal sequence", "the text goes to stderr")
+}
+
+// TestSimInterrupted: a run stopped before it could judge anything is
+// unknown, never a verdict against the client.
+func TestSimInterrupted(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	code, out, errOut := simOut(t, ctx, "-seed", "1", "-checks", "5", "-steps", "10")
+	require.Equal(t, exitUnknown, code, "stdout:\n%s\nstderr:\n%s", out, errOut)
+	require.Contains(t, errOut, "chaos sim: interrupted")
+	require.NotContains(t, out, "INVALID")
+}
+
+// syncBuffer is a bytes.Buffer written by one goroutine and read by
+// another.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestSimProgress(t *testing.T) {
+	t.Run("plain", func(t *testing.T) {
+		var w syncBuffer
+		p := startProgress(&w, false, time.Millisecond)
+		p.steps.Add(42)
+		p.sequences.Add(3)
+		require.Eventually(t, func() bool { return strings.Contains(w.String(), "sim: 3 sequences, 42 steps, ") }, 5*time.Second, time.Millisecond)
+		p.found.Store(true)
+		require.Eventually(t, func() bool { return strings.Contains(w.String(), "; shrinking a violation\n") }, 5*time.Second, time.Millisecond)
+		p.stop()
+		require.NotContains(t, w.String(), "\r", "no carriage returns off a terminal")
+	})
+	t.Run("terminal", func(t *testing.T) {
+		var w syncBuffer
+		p := startProgress(&w, true, time.Millisecond)
+		p.steps.Add(7)
+		require.Eventually(t, func() bool { return strings.Contains(w.String(), "\rsim: 0 sequences, 7 steps, ") }, 5*time.Second, time.Millisecond)
+		p.stop()
+		require.True(t, strings.HasSuffix(w.String(), "\r\033[K"), "the last line is cleared: %q", w.String())
+		require.NotContains(t, w.String(), "\n")
+	})
+}
