@@ -124,8 +124,8 @@ func readAdapterBody(name string) ([]byte, error) {
 }
 
 // AdapterAttempt is one purchase attempt of the protocol on c: it first
-// resolves what dead attempts left open (Recover, which never pays), then
-// buys env's request as the purchase env.Key. ctx bounds both
+// resolves what dead attempts left open (Recover, which never pays, within
+// half of env.Timeout), then buys env's request as the purchase env.Key. ctx bounds both
 // (L402_TIMEOUT_SEC). The cap is c's: build it with
 // WithMaxCost(env.MaxCostSat*1000).
 //
@@ -135,7 +135,13 @@ func readAdapterBody(name string) ([]byte, error) {
 // (open, or finished in an earlier attempt that may have paid), the error
 // is Ambiguous, so that ReportFor says unknown, never failed.
 func (c *Client) AdapterAttempt(ctx context.Context, env AdapterEnv) (*Outcome, error) {
-	if _, err := c.Recover(ctx); err != nil {
+	// Recovery gets at most half the attempt's time: purchases that dead
+	// attempts left open (one waiting out a refused credential, say)
+	// must not starve the one asked for.
+	rctx, cancel := context.WithTimeout(ctx, max(env.Timeout/2, time.Second))
+	recovered, err := c.Recover(rctx)
+	cancel()
+	if err != nil {
 		c.log.Info("recover", "err", err)
 	}
 	req, err := http.NewRequestWithContext(ctx, env.Method, env.URL, bytes.NewReader(env.Body))
@@ -145,6 +151,13 @@ func (c *Client) AdapterAttempt(ctx context.Context, env AdapterEnv) (*Outcome, 
 	out, err := c.Do(ctx, req, env.Key)
 	if out != nil || err == nil || KindOf(err) == Ambiguous {
 		return out, err
+	}
+	// Do could not start; if Recover got this very purchase somewhere
+	// (paid, not delivered), that is its outcome.
+	for _, o := range recovered {
+		if o.Key == env.Key {
+			return o, &Error{Op: "purchase " + env.Key, Kind: o.Kind, Err: fmt.Errorf("%s after recovery: %s", o.Result, o.Reason)}
+		}
 	}
 	open, uerr := c.store.Unfinished()
 	if uerr != nil || slices.Contains(open, env.Key) {

@@ -146,10 +146,15 @@ func NewRecorderClock(now func() time.Time, sink func(Event)) *Recorder {
 func (r *Recorder) Started() time.Time { return r.start }
 
 // Add records e, filling its index and time, and returns the stored event.
-func (r *Recorder) Add(e Event) Event {
+func (r *Recorder) Add(e Event) Event { return r.AddAt(e, r.now()) }
+
+// AddAt records e as having happened at at (a completion the caller saw
+// earlier than it records it). Times never go backwards: an at before the
+// last event's time takes that time.
+func (r *Recorder) AddAt(e Event, at time.Time) Event {
 	r.mu.Lock()
 	e.Index = int64(len(r.events))
-	e.Time = r.now().Sub(r.start)
+	e.Time = at.Sub(r.start)
 	if n := len(r.events); n > 0 && e.Time < r.events[n-1].Time {
 		e.Time = r.events[n-1].Time
 	}

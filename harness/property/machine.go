@@ -13,6 +13,7 @@ import (
 
 	"github.com/l402chaos/l402chaos/harness"
 	"github.com/l402chaos/l402chaos/harness/check"
+	"github.com/l402chaos/l402chaos/harness/fault"
 	"github.com/l402chaos/l402chaos/harness/history"
 )
 
@@ -182,7 +183,17 @@ func (m *Machine) attempt(ctx context.Context, s Step, crash []harness.Phase) {
 		m.rec.Add(history.Event{Process: procs[i], Type: history.Invoke, F: history.Purchase, Key: s.Key, Attempt: attempts[i]})
 	}
 	reps := m.w.Attempts(ctx, as)
-	for i, r := range reps {
+	now := m.w.Now()
+	order := make([]int, len(reps))
+	for i := range reps {
+		order[i] = i
+		if reps[i].At.IsZero() {
+			reps[i].At = now
+		}
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return reps[a].At.Compare(reps[b].At) })
+	for _, i := range order {
+		r := reps[i]
 		res := r.Result
 		e := history.Event{Process: procs[i], F: history.Purchase, Key: s.Key, Attempt: attempts[i], Value: &res}
 		switch {
@@ -195,7 +206,7 @@ func (m *Machine) attempt(ctx context.Context, s Step, crash []harness.Phase) {
 		default:
 			e.Type = history.Info
 		}
-		m.last[s.Key] = m.rec.Add(e)
+		m.last[s.Key] = m.rec.AddAt(e, r.At)
 	}
 }
 
@@ -238,6 +249,9 @@ func (m *Machine) healAll(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// releaseName is the fault Finish injects to release held HTLCs.
+var releaseName = fault.ResolveHolds{}.Name()
+
 // Plan is what was bought, for the ground truth.
 func (m *Machine) Plan() history.Plan {
 	var plan history.Plan
@@ -263,6 +277,15 @@ func (m *Machine) Check(ctx context.Context, cs []check.Checker) ([]check.Result
 // rerun once every purchase whose last attempt left it in doubt, then run
 // the checkers (nil: every checker).
 func (m *Machine) Finish(ctx context.Context, cs []check.Checker) ([]check.Result, *history.Truth, error) {
+	if err := m.healAll(ctx); err != nil {
+		return nil, nil, err
+	}
+	// A hold invoice's HTLC stays held after its knob is disarmed: the
+	// healed provider settles what it holds, as a hold-for-settle
+	// provider would, so that the reruns can resolve.
+	if err := m.inject(ctx, releaseName); err != nil {
+		return nil, nil, err
+	}
 	if err := m.healAll(ctx); err != nil {
 		return nil, nil, err
 	}

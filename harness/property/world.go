@@ -43,4 +43,8 @@ type Attempt struct {
 type Report struct {
 	Result history.Result
 	Err    error
+	// At is when the attempt ended, on the world's clock: attempts of one
+	// step are recorded in the order they ended. Zero means when
+	// Attempts returned.
+	At time.Time
 }

@@ -29,6 +29,10 @@ import (
 
 var regtestParams = &chaincfg.RegressionNetParams
 
+// rpcDelay is one RPC's time on a healthy link: time always moves
+// between two things a process does, as it does on a real machine.
+const rpcDelay = time.Millisecond
+
 // errUnavailable is what an RPC to a node that cannot be reached gets.
 func errUnavailable(what string) error {
 	return status.Error(codes.Unavailable, what)
@@ -66,7 +70,7 @@ func (r payerRPC) answer(ctx context.Context, epoch int) error {
 	if l.reset {
 		return errUnavailable("connection reset by peer")
 	}
-	if err := w.sleep(ctx, l.delay); err != nil {
+	if err := w.sleep(ctx, rpcDelay+l.delay); err != nil {
 		return err
 	}
 	if w.payerEpoch != epoch {

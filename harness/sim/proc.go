@@ -192,6 +192,7 @@ func (w *World) attempt(ctx context.Context, p harness.Purchase, crashAt harness
 	var berr error
 	crashed, rerr := w.run(crashAt, func() { out, berr = w.cfg.Buy(pctx, rig) })
 	w.procCtx = nil
+	w.lastEnd = w.clock.now
 	w.settleEvents()
 	switch {
 	case rerr != nil:

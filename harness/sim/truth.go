@@ -26,7 +26,7 @@ func (w *World) Attempts(ctx context.Context, as []property.Attempt) []property.
 	out := make([]property.Report, len(as))
 	for i, a := range as {
 		res, err := w.attempt(ctx, a.Purchase, a.CrashAt, start)
-		out[i] = property.Report{Result: res, Err: err}
+		out[i] = property.Report{Result: res, Err: err, At: w.lastEnd}
 	}
 	return out
 }

@@ -82,6 +82,8 @@ type World struct {
 	before     map[string]history.Balance
 	started    time.Time
 	closed     bool
+	// lastEnd is when the last attempt ended.
+	lastEnd time.Time
 	// Stats.
 	attempts int
 }

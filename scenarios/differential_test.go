@@ -1,0 +1,182 @@
+package scenarios_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"pgregory.net/rapid"
+
+	"github.com/l402chaos/l402chaos/harness"
+	"github.com/l402chaos/l402chaos/harness/check"
+	"github.com/l402chaos/l402chaos/harness/property"
+	"github.com/l402chaos/l402chaos/harness/sim"
+	"github.com/l402chaos/l402chaos/scenarios"
+)
+
+// replaySim carries steps out on a fresh simulator with the reference
+// client and returns the machine after Finish, with Finish's results.
+func replaySim(t *testing.T, seed uint64, steps []property.Step) (*property.Machine, []string) {
+	t.Helper()
+	ctx := context.Background()
+	w, err := sim.New(sim.Config{Seed: seed, Buy: scenarios.SimBuyer("")})
+	t.Cleanup(func() { _ = w.Close() })
+	require.NoError(t, err)
+	m := property.NewMachine(w, seed, nil)
+	for _, s := range steps {
+		require.NoError(t, m.Apply(ctx, s), "step %s", s)
+	}
+	rs, _, err := m.Finish(ctx, nil)
+	require.NoError(t, err)
+	var bad []string
+	for _, r := range property.Invalid(rs) {
+		bad = append(bad, r.String())
+	}
+	return m, bad
+}
+
+// TestSimRegressions replays the named sequences under
+// testdata/sequences: each once made the simulator find a bug of the
+// reference client, now fixed. Each must end with every checker valid,
+// the same way twice.
+func TestSimRegressions(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("testdata", "sequences", "*.json"))
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			b, err := os.ReadFile(f)
+			require.NoError(t, err)
+			steps, err := property.ParseSteps(b)
+			require.NoError(t, err)
+			m1, bad := replaySim(t, 1, steps)
+			require.Empty(t, bad, "sequence:\n%s", property.FormatSteps(steps))
+			m2, _ := replaySim(t, 1, steps)
+			require.Equal(t, property.Classes(m1.History()), property.Classes(m2.History()))
+			require.Equal(t, len(m1.History()), len(m2.History()))
+		})
+	}
+}
+
+// TestSimDeterministic: a seed replays a simulation exactly. Every
+// sequence rapid draws runs on a world, then again on a fresh world with
+// the same seed; the histories (times, outcomes, payment hashes) must be
+// identical.
+func TestSimDeterministic(t *testing.T) {
+	ctx := context.Background()
+	rapid.Check(t, func(rt *rapid.T) {
+		seed := rapid.Uint64().Draw(rt, "seed")
+		w, err := sim.New(sim.Config{Seed: seed, Buy: scenarios.SimBuyer("")})
+		if err != nil {
+			rt.Fatal(err)
+		}
+		defer w.Close()
+		m := property.NewMachine(w, seed, nil)
+		rt.Repeat(property.Actions(ctx, m, property.Config{MaxWait: 2 * time.Minute, Checkers: []check.Checker{}}))
+		w2, err := sim.New(sim.Config{Seed: seed, Buy: scenarios.SimBuyer("")})
+		if err != nil {
+			rt.Fatal(err)
+		}
+		defer w2.Close()
+		m2 := property.NewMachine(w2, seed, nil)
+		for _, s := range m.Steps() {
+			if err := m2.Apply(ctx, s); err != nil {
+				rt.Fatal(err)
+			}
+			// The run collected the truth after every step, which lets
+			// pending HTLCs settle: so does the replay.
+			if _, _, err := m2.Check(ctx, nil); err != nil {
+				rt.Fatal(err)
+			}
+		}
+		h1, h2 := m.History(), m2.History()
+		if len(h1) != len(h2) {
+			rt.Fatalf("replay recorded %d events, the run %d", len(h2), len(h1))
+		}
+		for i := range h1 {
+			a, b := h1[i], h2[i]
+			a.Detail, b.Detail = "", "" // token IDs in messages come from crypto/rand
+			if a.Value != nil && b.Value != nil {
+				va, vb := *a.Value, *b.Value
+				va.Error, vb.Error = "", ""
+				a.Value, b.Value = &va, &vb
+			}
+			if !reflect.DeepEqual(a, b) {
+				rt.Fatalf("event %d differs on replay:\n  %v\n  %v", i, h1[i], h2[i])
+			}
+		}
+	})
+}
+
+// The differential check: one sequence on both tiers must give every
+// purchase the same outcome classes. A disagreement is a simulator bug or
+// a real LND or provider behaviour the simulator does not model.
+var differentialSteps = []property.Step{
+	{Op: property.OpBuy, Key: "o1", Service: property.ServiceOps},
+	{Op: property.OpBuy, Key: "d1", Service: property.ServiceData},
+	{Op: property.OpFault, Fault: "knob retry-after"},
+	{Op: property.OpBuy, Key: "o2", Service: property.ServiceOps},
+	{Op: property.OpHeal},
+	{Op: property.OpCrash, Key: "o3", Service: property.ServiceOps, Phase: harness.PaymentInFlight},
+	{Op: property.OpBuy, Key: "o3", Service: property.ServiceOps},
+	{Op: property.OpFault, Fault: "knob overpriced-invoice"},
+	{Op: property.OpBuy, Key: "o4", Service: property.ServiceOps},
+	{Op: property.OpHeal},
+	{Op: property.OpFault, Fault: "down client-provider"},
+	{Op: property.OpBuy, Key: "d2", Service: property.ServiceData},
+	{Op: property.OpHeal},
+	{Op: property.OpFault, Fault: "knob drop-after on paid"},
+	{Op: property.OpBuy, Key: "w1", Service: property.ServiceData, Method: "POST"},
+	{Op: property.OpHeal},
+	{Op: property.OpFault, Fault: "knob error-after"},
+	{Op: property.OpBuy, Key: "d3", Service: property.ServiceData},
+	{Op: property.OpHeal},
+}
+
+// knownDisagreements are disagreements found and not yet explained, by
+// purchase key: the test reports them without failing, and fails on any
+// other.
+var knownDisagreements = map[string]string{
+	"d3": "after one 500 on its paid GET (knob error-after), the live client has ended paid-not-delivered where the simulator's delivers on the retry",
+}
+
+func TestPropertyDifferential(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a live world takes minutes; not in -short")
+	}
+	cmd := referenceCommand(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	w, err := scenarios.NewLiveWorld(ctx, scenarios.LiveWorldOptions{Command: cmd, Logger: worldLogger(t)})
+	if w != nil {
+		t.Cleanup(func() { _ = w.Close() })
+	}
+	require.NoError(t, err)
+	live := property.NewMachine(w, 1, worldLogger(t))
+	start := time.Now()
+	for _, s := range differentialSteps {
+		require.NoError(t, live.Apply(ctx, s), "step %s", s)
+	}
+	_, _, err = live.Finish(ctx, nil)
+	require.NoError(t, err)
+	liveTime := time.Since(start)
+	start = time.Now()
+	simm, _ := replaySim(t, 1, differentialSteps)
+	simTime := time.Since(start)
+	lc, sc := property.Classes(live.History()), property.Classes(simm.History())
+	js, _ := json.Marshal(map[string]any{"live": lc, "sim": sc})
+	t.Logf("classes: %s", js)
+	t.Logf("%d steps: live %s, simulator %s (%.0fx)", len(differentialSteps), liveTime.Round(time.Millisecond), simTime.Round(time.Microsecond), liveTime.Seconds()/simTime.Seconds())
+	for _, d := range property.Diff("live", lc, "sim", sc) {
+		if why, ok := knownDisagreements[d.Key]; ok {
+			t.Logf("known disagreement %s (%s)", d, why)
+			continue
+		}
+		t.Errorf("disagreement: %s", d)
+	}
+}
