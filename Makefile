@@ -18,10 +18,13 @@ test: binaries
 	$(GO) test -count=1 -timeout 30m ./...
 
 ## bench: time to first payment (fresh and from a snapshot), peak RSS;
-## a client purchase against the raw LND payment, and the journal's cost
+## a client purchase against the raw LND payment, and the journal's cost;
+## steps per second on the live tier and the simulator, and their ratio;
+## the simulator's time to find each broken client (median of five seeds)
 bench: binaries
 	$(GO) test -run '^$$' -bench . -benchtime 3x -timeout 30m ./regtest/
 	$(GO) test -run '^$$' -bench . -benchtime 20x -timeout 30m ./client/
+	$(GO) test -run '^$$' -bench 'Tiers|FindMutants' -benchtime 1x -timeout 30m ./scenarios/
 
 ## fuzz: each fuzz target for FUZZTIME (default 60s)
 FUZZTIME ?= 60s

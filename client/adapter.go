@@ -144,6 +144,14 @@ func (c *Client) AdapterAttempt(ctx context.Context, env AdapterEnv) (*Outcome, 
 	if err != nil {
 		c.log.Info("recover", "err", err)
 	}
+	// What Recover settled for this very purchase for good (delivered,
+	// or refused for good) is the attempt's answer: sending the request
+	// again would retry a permanent refusal.
+	for _, o := range recovered {
+		if o.Key == env.Key && (o.Result == Delivered || o.Kind == Permanent) {
+			return o, recoveredErr(o)
+		}
+	}
 	req, err := http.NewRequestWithContext(ctx, env.Method, env.URL, bytes.NewReader(env.Body))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrAdapterConfig, err)
@@ -156,7 +164,7 @@ func (c *Client) AdapterAttempt(ctx context.Context, env AdapterEnv) (*Outcome, 
 	// (paid, not delivered), that is its outcome.
 	for _, o := range recovered {
 		if o.Key == env.Key {
-			return o, &Error{Op: "purchase " + env.Key, Kind: o.Kind, Err: fmt.Errorf("%s after recovery: %s", o.Result, o.Reason)}
+			return o, recoveredErr(o)
 		}
 	}
 	open, uerr := c.store.Unfinished()
@@ -170,6 +178,14 @@ func (c *Client) AdapterAttempt(ctx context.Context, env AdapterEnv) (*Outcome, 
 		return nil, &Error{Op: "purchase " + env.Key, Kind: Ambiguous, Err: fmt.Errorf("in the journal and not resumed: %w", err)}
 	}
 	return nil, err
+}
+
+// recoveredErr is the error that goes with an outcome Recover reached.
+func recoveredErr(o *Outcome) error {
+	if o.Result == Delivered {
+		return nil
+	}
+	return &Error{Op: "purchase " + o.Key, Kind: o.Kind, Err: fmt.Errorf("%s after recovery: %s", o.Result, o.Reason)}
 }
 
 // The report's outcomes.

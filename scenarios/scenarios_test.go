@@ -56,7 +56,7 @@ func execClient(command []string) harness.ClientFunc {
 	}
 }
 
-func referenceCommand(t *testing.T) []string {
+func referenceCommand(t testing.TB) []string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()

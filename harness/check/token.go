@@ -16,7 +16,8 @@ const TokenSlack = time.Second
 // service priced per token, a purchase must not pay while its client
 // instance held a valid token of that service: another purchase of the
 // same instance and service had a delivery with token T before the
-// challenge the payment answers, T had not expired (its TokenTTL from its
+// challenge the payment answers (the newest such token: a client keeps
+// one per service), T had not expired (its TokenTTL from its
 // challenge, less TokenSlack) when the payment was created, and no request
 // presenting T was refused (CredentialValid false, or answered 401 or
 // 402) before then.
@@ -70,10 +71,12 @@ func hasService(ss []history.Service, name string) bool {
 	return false
 }
 
-// heldToken finds a token of the instance and service that another
-// purchase had delivered with before challenged, still valid and never
-// refused at paid.
+// heldToken finds the token of the instance and service that another
+// purchase had delivered with last before challenged, if it was still
+// valid and never refused at paid. A client keeps one token per service:
+// the newest supersedes the ones before it.
 func (x *index) heldToken(k string, pp history.PlannedPurchase, svc history.Service, challenged, paid time.Time) (history.Delivery, bool) {
+	var last history.Delivery
 	for _, q := range x.keys {
 		qp, ok := x.plan[q]
 		if q == k || !ok || qp.Instance != pp.Instance || qp.Service != pp.Service {
@@ -83,16 +86,20 @@ func (x *index) heldToken(k string, pp history.PlannedPurchase, svc history.Serv
 			if d.TokenID == "" || !d.Time.Before(challenged) {
 				continue
 			}
-			if svc.TokenTTL > 0 && !paid.Before(x.tokenIssued(d).Add(svc.TokenTTL-TokenSlack)) {
-				continue
+			if last.TokenID == "" || d.Time.After(last.Time) {
+				last = d
 			}
-			if x.refused(d.TokenID, paid) {
-				continue
-			}
-			return d, true
 		}
 	}
-	return history.Delivery{}, false
+	switch {
+	case last.TokenID == "":
+		return history.Delivery{}, false
+	case svc.TokenTTL > 0 && !paid.Before(x.tokenIssued(last).Add(svc.TokenTTL-TokenSlack)):
+		return history.Delivery{}, false
+	case x.refused(last.TokenID, paid):
+		return history.Delivery{}, false
+	}
+	return last, true
 }
 
 // tokenIssued is when the token of d was minted: the time of the

@@ -51,6 +51,25 @@ func TestTokenReuse(t *testing.T) {
 			})()
 			return s, want{validity: check.Valid}
 		}},
+		{"a newer token superseded the one never presented, and was refused", func() (scene, want) {
+			// k1 and k2 each bought a token; the client keeps k2's, the
+			// newer. k3 presents it, is refused, and pays: k1's token,
+			// never presented, is not held.
+			s := newScene("k1", "k2", "k3")
+			// k2 was challenged before k1's delivery, and is delivered
+			// after it.
+			s.h.invoke(2, "k2", 0)
+			happy(s.h, s.t, 1, "k1", hx(1), 0)
+			s.t.challenge("k2", ms(50), hx(2))
+			s.t.pay(hx(2), history.PaymentSucceeded, ms(60), ms(600))
+			s.t.deliver("k2", ms(700), hx(2))
+			s.h.report(2, "k2", ms(800), deliveredRes("k2", hx(2)))
+			s.t.request("k3", ms(1250), http.StatusPaymentRequired, func(r *history.Request) {
+				r.CredentialToken, r.CredentialValid, r.CredentialError = "tok-"+hx(2)[:8], false, "revoked"
+			})
+			happy(s.h, s.t, 3, "k3", hx(3), ms(1200))
+			return s, want{validity: check.Valid}
+		}},
 		{"paid again after the token expired", func() (scene, want) {
 			// k1's token was minted at 100ms and lives 2s; k2 pays at 2.2s.
 			s := newScene("k1", "k2")

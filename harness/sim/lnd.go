@@ -89,7 +89,7 @@ func (c lightningClient) DecodePayReq(ctx context.Context, in *lnrpc.PayReqStrin
 	if err := c.rpc.call(ctx); err != nil {
 		return nil, err
 	}
-	inv, err := zpay32.Decode(in.GetPayReq(), regtestParams)
+	inv, err := c.rpc.w.decode(in.GetPayReq())
 	if err != nil {
 		return nil, status.Error(codes.Unknown, err.Error())
 	}
@@ -125,7 +125,7 @@ func (c routerClient) SendPaymentV2(ctx context.Context, in *routerrpc.SendPayme
 		return nil, err
 	}
 	epoch := w.payerEpoch
-	inv, err := zpay32.Decode(in.GetPaymentRequest(), regtestParams)
+	inv, err := w.decode(in.GetPaymentRequest())
 	if err != nil {
 		return nil, status.Error(codes.Unknown, err.Error())
 	}
@@ -360,6 +360,23 @@ func (p payee) CancelInvoice(_ context.Context, hash lntypes.Hash) error {
 		l.back(h, false, lnrpc.Failure_INCORRECT_OR_UNKNOWN_PAYMENT_DETAILS)
 	}
 	return nil
+}
+
+// decode reads a BOLT11 string with zpay32, checking its signature, once
+// per string: recovering the signing key is most of a decode's cost.
+func (w *World) decode(bolt11 string) (*zpay32.Invoice, error) {
+	if inv, ok := w.decoded[bolt11]; ok {
+		return inv, nil
+	}
+	inv, err := zpay32.Decode(bolt11, regtestParams)
+	if err != nil {
+		return nil, err
+	}
+	if inv.PaymentHash == nil {
+		return nil, errors.New("invoice has no payment hash")
+	}
+	w.decoded[bolt11] = inv
+	return inv, nil
 }
 
 // encode signs a BOLT11 invoice with the payee's key.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/btcsuite/btcd/btcec/v2"
+	"github.com/lightningnetwork/lnd/zpay32"
 
 	"github.com/l402chaos/l402chaos/client"
 	"github.com/l402chaos/l402chaos/fakeprovider"
@@ -82,6 +83,8 @@ type World struct {
 	before     map[string]history.Balance
 	started    time.Time
 	closed     bool
+	// decoded caches zpay32 decodes by invoice string.
+	decoded map[string]*zpay32.Invoice
 	// lastEnd is when the last attempt ended.
 	lastEnd time.Time
 	// Stats.
@@ -204,7 +207,7 @@ func New(cfg Config) (*World, error) {
 		cfg: cfg, log: log, rnd: rand.New(rand.NewPCG(cfg.Seed, 0x6c343032)),
 		clock:  clock{now: Epoch},
 		phases: map[harness.Phase]int{}, nodes: map[string]*node{}, links: map[string]*link{},
-		payeeKey: nodeKey(cfg.Seed, "bob"), dir: cfg.StateDir,
+		payeeKey: nodeKey(cfg.Seed, "bob"), dir: cfg.StateDir, decoded: map[string]*zpay32.Invoice{},
 	}
 	w.started = w.clock.now
 	w.ln = newLightning(w)
