@@ -17,7 +17,8 @@ const TokenSlack = time.Second
 // instance held a valid token of that service: another purchase of the
 // same instance and service had a delivery with token T before the
 // challenge the payment answers (the newest such token: a client keeps
-// one per service), T had not expired (its TokenTTL from its
+// one per service), the purchase did not present a token of its own that
+// was refused before it paid, T had not expired (its TokenTTL from its
 // challenge, less TokenSlack) when the payment was created, and no request
 // presenting T was refused (CredentialValid false, or answered 401 or
 // 402) before then.
@@ -76,6 +77,9 @@ func hasService(ss []history.Service, name string) bool {
 // valid and never refused at paid. A client keeps one token per service:
 // the newest supersedes the ones before it.
 func (x *index) heldToken(k string, pp history.PlannedPurchase, svc history.Service, challenged, paid time.Time) (history.Delivery, bool) {
+	if x.triedToken(k, paid) {
+		return history.Delivery{}, false
+	}
 	var last history.Delivery
 	for _, q := range x.keys {
 		qp, ok := x.plan[q]
@@ -100,6 +104,21 @@ func (x *index) heldToken(k string, pp history.PlannedPurchase, svc history.Serv
 		return history.Delivery{}, false
 	}
 	return last, true
+}
+
+// triedToken reports whether purchase k presented a token and had it
+// refused before at: it reused what it held (a token it paid for and was
+// never delivered with, say) and paid only after the refusal.
+func (x *index) triedToken(k string, at time.Time) bool {
+	for _, r := range x.t.Requests {
+		if r.Purchase != k || r.CredentialToken == "" || !r.Time.Before(at) {
+			continue
+		}
+		if !r.CredentialValid || r.Status == http.StatusUnauthorized || r.Status == http.StatusPaymentRequired {
+			return true
+		}
+	}
+	return false
 }
 
 // tokenIssued is when the token of d was minted: the time of the

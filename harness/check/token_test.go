@@ -70,6 +70,16 @@ func TestTokenReuse(t *testing.T) {
 			happy(s.h, s.t, 3, "k3", hx(3), ms(1200))
 			return s, want{validity: check.Valid}
 		}},
+		{"presented another token it held, refused, then paid", func() (scene, want) {
+			// k2 presents a token k1's delivery never carried (one it paid
+			// for and was never delivered with): refused, it pays.
+			s, _ := boughtAgain(func(s scene) {
+				s.t.request("k2", ms(1050), http.StatusPaymentRequired, func(r *history.Request) {
+					r.CredentialToken, r.CredentialValid, r.CredentialError = "tok-99999999", false, "revoked"
+				})
+			})()
+			return s, want{validity: check.Valid}
+		}},
 		{"paid again after the token expired", func() (scene, want) {
 			// k1's token was minted at 100ms and lives 2s; k2 pays at 2.2s.
 			s := newScene("k1", "k2")

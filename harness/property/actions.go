@@ -34,6 +34,9 @@ type Config struct {
 	// OnStep, if set, sees every step applied (progress lines, step
 	// counts for benchmarks).
 	OnStep func(Step)
+	// OnFinish, if set, sees every sequence's machine after Finish: its
+	// steps and history, for a differential replay on another tier.
+	OnFinish func(m *Machine)
 	// OnViolation, if set, sees every sequence that ended invalid, with
 	// the invalid results: while rapid searches, while it shrinks, and
 	// last the minimal sequence it settled on.
@@ -183,6 +186,9 @@ func Property(ctx context.Context, newWorld NewWorld, cfg Config) func(*rapid.T)
 		rs, _, err := m.Finish(ctx, cfg.Checkers)
 		if err != nil {
 			t.Fatalf("harness: finish: %v", err)
+		}
+		if cfg.OnFinish != nil {
+			cfg.OnFinish(m)
 		}
 		fatalIfInvalid(t, rs, m, cfg)
 	}
