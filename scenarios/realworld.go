@@ -163,6 +163,16 @@ func (b truthBackend) Truth(ctx context.Context, plan history.Plan) (*history.Tr
 	return t, err
 }
 
+// TruthNow is the live backend's truth as it stands (no wait for HTLCs
+// to clear), dated from the world's epoch: the checks between steps.
+func (b truthBackend) TruthNow(ctx context.Context, plan history.Plan) (*history.Truth, error) {
+	t, err := b.Backend.TruthNow(ctx, plan)
+	if t != nil {
+		t.Started = b.world.started()
+	}
+	return t, err
+}
+
 // Pass sleeps d, or until ctx is done.
 func (w *LiveWorld) Pass(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)

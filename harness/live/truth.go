@@ -19,6 +19,13 @@ import (
 // cannot read goes into Truth.Errors; the checkers that need it answer
 // Unknown.
 func (b *Backend) Truth(ctx context.Context, plan history.Plan) (*history.Truth, error) {
+	b.settle(ctx)
+	return b.TruthNow(ctx, plan)
+}
+
+// TruthNow collects the ground truth as it stands, without first letting
+// HTLCs clear: what a check in the middle of a run reads.
+func (b *Backend) TruthNow(ctx context.Context, plan history.Plan) (*history.Truth, error) {
 	t := &history.Truth{Collected: time.Now(), Plan: plan, Payer: regtest.Alice, Payee: regtest.Bob, Before: b.before}
 	for _, s := range b.cfg.Services {
 		t.Plan.Services = append(t.Plan.Services, history.Service{
@@ -26,7 +33,6 @@ func (b *Backend) Truth(ctx context.Context, plan history.Plan) (*history.Truth,
 			TokenTTL: time.Duration(s.TokenTTL), PriceMsat: s.PriceSat * 1000,
 		})
 	}
-	b.settle(ctx)
 	var errs []error
 	note := func(what string, err error) {
 		if err != nil {

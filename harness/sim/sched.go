@@ -159,6 +159,9 @@ func (p *proc) die() {
 	runtime.Goexit()
 }
 
+// deadlineGrain is the unit real deadlines are read in.
+const deadlineGrain = 100 * time.Millisecond
+
 // virtualDeadline reads a deadline set on the real clock as the same span
 // on the virtual one, from the first time the process blocks on it.
 func (p *proc) virtualDeadline(ctx context.Context) time.Time {
@@ -169,7 +172,12 @@ func (p *proc) virtualDeadline(ctx context.Context) time.Time {
 	if v, ok := p.deadlines[ctx]; ok {
 		return v
 	}
-	left := time.Until(dl).Round(time.Millisecond)
+	// The real time that passed since the context was made (a few
+	// microseconds, more under load) must not leak into the simulation:
+	// the span is rounded up to deadlineGrain. Contexts with deadlines are
+	// made with whole timeouts (3s, 5s, 60s) just before they are used.
+	left := time.Until(dl)
+	left = (left + deadlineGrain - 1) / deadlineGrain * deadlineGrain
 	v := p.w.clock.now.Add(max(left, 0))
 	p.deadlines[ctx] = v
 	return v

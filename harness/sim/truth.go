@@ -32,7 +32,8 @@ func (w *World) Attempts(ctx context.Context, as []property.Attempt) []property.
 }
 
 // Truth is the model's ground truth, in the live backend's shape. It
-// first lets up to settleWait pass while an HTLC is pending.
+// first lets up to settleWait pass while an HTLC is pending, as the live
+// backend waits for HTLCs to clear.
 func (w *World) Truth(ctx context.Context, plan history.Plan) (*history.Truth, error) {
 	until := w.clock.now.Add(settleWait)
 	for len(w.ln.pending) > 0 && w.clock.now.Before(until) {
@@ -42,6 +43,11 @@ func (w *World) Truth(ctx context.Context, plan history.Plan) (*history.Truth, e
 		}
 		w.clock.fire()
 	}
+	return w.TruthNow(ctx, plan)
+}
+
+// TruthNow is the ground truth as it stands: reading it moves no time.
+func (w *World) TruthNow(ctx context.Context, plan history.Plan) (*history.Truth, error) {
 	t := &history.Truth{Started: w.started, Collected: w.clock.now, Plan: plan, Payer: "alice", Payee: "bob", Before: w.before}
 	for _, s := range w.provCfg.Services {
 		t.Plan.Services = append(t.Plan.Services, history.Service{

@@ -1,0 +1,283 @@
+package scenarios_test
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"maps"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"pgregory.net/rapid"
+
+	"github.com/l402chaos/l402chaos/harness"
+	"github.com/l402chaos/l402chaos/harness/property"
+	"github.com/l402chaos/l402chaos/regtest/regtesttest"
+	"github.com/l402chaos/l402chaos/scenarios"
+)
+
+// The real tier's size in CI: a live world starts in seconds and a step
+// can take PurchaseTimeout, so a few short sequences. Long runs raise
+// them with rapid's own flags or with these variables.
+const (
+	propertyChecks    = 2
+	propertySteps     = 12
+	envPropertyChecks = "L402CHAOS_PROPERTY_CHECKS"
+	envPropertySteps  = "L402CHAOS_PROPERTY_STEPS"
+	// propertyTimeout bounds TestPropertyReal's sequences, shrinking
+	// included.
+	propertyTimeout = 15 * time.Minute
+)
+
+// liveConfig sizes the live tier's sequences.
+var liveConfig = property.Config{MaxWait: 2 * time.Second, MaxBlocks: 150, CheckEvery: 1}
+
+// commandLineFlags are the flags given on the command line, read before
+// any test sets one.
+var commandLineFlags = sync.OnceValue(func() map[string]bool {
+	set := map[string]bool{}
+	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	return set
+})
+
+// rapidDefault sets rapid's flag name to value for this test, unless the
+// command line gave it; the old value is back after the test. It returns
+// the value in force.
+func rapidDefault(t *testing.T, name, value string) string {
+	t.Helper()
+	f := flag.Lookup(name)
+	require.NotNil(t, f, "rapid has no flag -%s", name)
+	if commandLineFlags()[name] {
+		return f.Value.String()
+	}
+	old := f.Value.String()
+	t.Cleanup(func() { _ = flag.Set(name, old) })
+	require.NoError(t, flag.Set(name, value))
+	return value
+}
+
+// envInt is a positive integer from the environment, or def.
+func envInt(t *testing.T, name string, def int) int {
+	t.Helper()
+	v, ok := os.LookupEnv(name)
+	if !ok || v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	require.NoError(t, err, "%s=%q", name, v)
+	require.Positive(t, n, "%s=%q", name, v)
+	return n
+}
+
+func worldLogger(t *testing.T) *slog.Logger {
+	if testing.Verbose() {
+		return regtesttest.Logger(t)
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// TestPropertyReal is property-based chaos on the real tier: rapid draws
+// sequences of purchases, crashes, faults, heals, blocks and waits, each
+// carried out on a fresh live world, the safety checkers after every step
+// and every checker at the end. Size: -rapid.checks and -rapid.steps, or
+// L402CHAOS_PROPERTY_CHECKS and L402CHAOS_PROPERTY_STEPS. The seed and
+// the line that replays the run come first in the log: it draws the same
+// sequences again, on a network whose timing is its own.
+func TestPropertyReal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("live worlds take minutes; not in -short")
+	}
+	checks := rapidDefault(t, "rapid.checks", strconv.Itoa(envInt(t, envPropertyChecks, propertyChecks)))
+	steps := rapidDefault(t, "rapid.steps", strconv.Itoa(envInt(t, envPropertySteps, propertySteps)))
+	seed := rapidDefault(t, "rapid.seed", strconv.FormatUint(rand.Uint64N(1<<53)+1, 10))
+	t.Logf("rapid seed %s, %s checks of %s steps on average; replay: go test ./scenarios -run '^TestPropertyReal$' -rapid.seed=%s -rapid.checks=%s -rapid.steps=%s",
+		seed, checks, steps, seed, checks, steps)
+
+	cmd := referenceCommand(t)
+	log := worldLogger(t)
+	ctx, cancel := context.WithTimeout(context.Background(), propertyTimeout)
+	defer cancel()
+	worlds := 0
+	var last time.Time
+	newWorld := func(rt *rapid.T, seed uint64) (property.World, error) {
+		worlds++
+		start := time.Now()
+		w, err := scenarios.NewLiveWorld(ctx, scenarios.LiveWorldOptions{Command: cmd, Logger: log})
+		if w != nil {
+			// Property closes the world when the sequence ends; this
+			// also covers a sequence cut short.
+			t.Cleanup(func() { _ = w.Close() })
+		}
+		if err != nil {
+			return nil, err
+		}
+		rt.Logf("world %d (seed %d) started in %s", worlds, seed, time.Since(start).Round(time.Millisecond))
+		last = time.Now()
+		return w, nil
+	}
+	cfg := liveConfig
+	if testing.Verbose() {
+		// Progress: each step with the time since the one before (the
+		// checks after it included).
+		cfg.OnStep = func(s property.Step) {
+			t.Logf("world %d: %-50s %s", worlds, s, time.Since(last).Round(time.Millisecond))
+			last = time.Now()
+		}
+	}
+	start := time.Now()
+	rapid.Check(t, property.Property(ctx, newWorld, cfg))
+	t.Logf("%d live worlds in %s", worlds, time.Since(start).Round(time.Second))
+}
+
+// TestLiveWorldSteps carries a fixed sequence out on one live world: a
+// purchase, one behind a lost answer, a crash while the payment is in
+// flight and its restart, one behind a link down. Every step applies,
+// Finish finds nothing invalid, and each key ends in its expected
+// classes.
+func TestLiveWorldSteps(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a live world takes minutes; not in -short")
+	}
+	cmd := referenceCommand(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	start := time.Now()
+	w, err := scenarios.NewLiveWorld(ctx, scenarios.LiveWorldOptions{Command: cmd, Logger: worldLogger(t)})
+	if w != nil {
+		t.Cleanup(func() { require.NoError(t, w.Close()) })
+	}
+	require.NoError(t, err)
+	t.Logf("world started in %s", time.Since(start).Round(time.Millisecond))
+
+	steps := []property.Step{
+		{Op: property.OpBuy, Key: "k1", Service: property.ServiceOps},
+		{Op: property.OpFault, Fault: "knob error-after"},
+		{Op: property.OpBuy, Key: "k2", Service: property.ServiceData},
+		{Op: property.OpHeal},
+		{Op: property.OpCrash, Key: "k3", Service: property.ServiceData, Phase: harness.PaymentInFlight},
+		{Op: property.OpBuy, Key: "k3", Service: property.ServiceData},
+		{Op: property.OpFault, Fault: "down client-provider"},
+		{Op: property.OpBuy, Key: "k4", Service: property.ServiceData},
+		{Op: property.OpHeal},
+	}
+	m := property.NewMachine(w, 1, worldLogger(t))
+	for _, s := range steps {
+		began := time.Now()
+		require.NoError(t, m.Apply(ctx, s), "step %s", s)
+		t.Logf("%-40s %s", s, time.Since(began).Round(time.Millisecond))
+	}
+	began := time.Now()
+	rs, truth, err := m.Finish(ctx, nil)
+	require.NoError(t, err)
+	t.Logf("finish in %s", time.Since(began).Round(time.Millisecond))
+	require.Empty(t, truth.Errors)
+	history := m.History()
+	var b strings.Builder
+	for _, e := range history {
+		b.WriteString("  " + e.String() + "\n")
+	}
+	require.Empty(t, property.Invalid(rs), "history:\n%s", b.String())
+
+	classes := property.Classes(history)
+	for _, k := range slices.Sorted(maps.Keys(classes)) {
+		t.Logf("classes %s: %s", k, strings.Join(classes[k], " "))
+	}
+	// k2 gets its data although the knob lost an answer (the client
+	// retries a GET). The data service sells one token for the service:
+	// k3 reuses the one k2 paid for, so no payment goes in flight and the
+	// crash step has nothing to kill (TestLiveWorldCrash kills for real).
+	// k4 cannot reach the provider and pays nothing.
+	want := map[string][]string{
+		"k1": {property.ClassDelivered},
+		"k2": {property.ClassDelivered},
+		"k3": {property.ClassDelivered, property.ClassDelivered},
+		"k4": {property.ClassFailed},
+	}
+	require.Equal(t, want, classes, "history:\n%s", b.String())
+}
+
+// TestLiveWorldCrash kills the client while its payment is in flight and
+// restarts it, then crashes a purchase at a phase that never comes (a GET
+// has no side effect): that attempt ends on its own.
+func TestLiveWorldCrash(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a live world takes minutes; not in -short")
+	}
+	cmd := referenceCommand(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	w, err := scenarios.NewLiveWorld(ctx, scenarios.LiveWorldOptions{Command: cmd, Logger: worldLogger(t)})
+	if w != nil {
+		t.Cleanup(func() { require.NoError(t, w.Close()) })
+	}
+	require.NoError(t, err)
+
+	m := property.NewMachine(w, 1, worldLogger(t))
+	for _, s := range []property.Step{
+		{Op: property.OpCrash, Key: "o1", Service: property.ServiceOps, Phase: harness.PaymentInFlight},
+		{Op: property.OpBuy, Key: "o1", Service: property.ServiceOps},
+		{Op: property.OpCrash, Key: "d1", Service: property.ServiceData, Phase: harness.SideEffectDone},
+	} {
+		require.NoError(t, m.Apply(ctx, s), "step %s", s)
+	}
+	rs, truth, err := m.Finish(ctx, nil)
+	require.NoError(t, err)
+	require.Empty(t, truth.Errors)
+	history := m.History()
+	var b strings.Builder
+	for _, e := range history {
+		b.WriteString("  " + e.String() + "\n")
+	}
+	require.Empty(t, property.Invalid(rs), "history:\n%s", b.String())
+
+	killed := 0
+	for _, e := range history {
+		if e.Type.Completes() && e.Value != nil && e.Value.Killed {
+			require.Equal(t, "o1", e.Key, "only o1 is killed\n%s", b.String())
+			killed++
+		}
+	}
+	require.Equal(t, 1, killed, "history:\n%s", b.String())
+	want := map[string][]string{
+		"o1": {property.ClassNoReport, property.ClassDelivered},
+		"d1": {property.ClassDelivered},
+	}
+	require.Equal(t, want, property.Classes(history), "history:\n%s", b.String())
+}
+
+// A live world carries property steps out on a real regtest network;
+// pass the client under test's command to try another client.
+func ExampleNewLiveWorld() {
+	ctx := context.Background()
+	w, err := scenarios.NewLiveWorld(ctx, scenarios.LiveWorldOptions{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer w.Close()
+	m := property.NewMachine(w, 1, nil)
+	for _, s := range []property.Step{
+		{Op: property.OpFault, Fault: "knob error-after"},
+		{Op: property.OpBuy, Key: "o1", Service: property.ServiceOps},
+		{Op: property.OpHeal},
+	} {
+		if err := m.Apply(ctx, s); err != nil {
+			fmt.Println(err)
+			return
+		}
+	}
+	rs, _, err := m.Finish(ctx, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(len(property.Invalid(rs)), property.Classes(m.History()))
+}
