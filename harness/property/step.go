@@ -47,17 +47,17 @@ const (
 // Step is one action of a sequence. Its JSON form is what failing
 // sequences are printed and replayed as.
 type Step struct {
-	Op      Op            `json:"op"`
-	Key     string        `json:"key,omitempty"`
-	Service string        `json:"service,omitempty"`
+	Op      Op     `json:"op"`
+	Key     string `json:"key,omitempty"`
+	Service string `json:"service,omitempty"`
 	// Method is GET or POST; empty is the service's own (data GET, ops
 	// POST). A POST to data is a write on a per-token service, where only
 	// the Idempotency-Key keeps a resent request from running twice.
-	Method string `json:"method,omitempty"`
-	Phase   harness.Phase `json:"phase,omitempty"`
-	Fault   string        `json:"fault,omitempty"`
-	Blocks  int           `json:"blocks,omitempty"`
-	Wait    time.Duration `json:"wait,omitempty"`
+	Method string        `json:"method,omitempty"`
+	Phase  harness.Phase `json:"phase,omitempty"`
+	Fault  string        `json:"fault,omitempty"`
+	Blocks int           `json:"blocks,omitempty"`
+	Wait   time.Duration `json:"wait,omitempty"`
 }
 
 // String is the step on one line: "buy k1 ops", "fault knob error-after".
