@@ -471,7 +471,18 @@ func (x *execution) attempt(ctx context.Context, t Traffic, n int) error {
 	x.mu.Unlock()
 	x.rec.Add(history.Event{Process: proc, Type: history.Invoke, F: history.Purchase, Key: t.Key, Attempt: n})
 	res, err := x.client.Purchase(ctx, p)
-	e := history.Event{Process: proc, F: history.Purchase, Key: t.Key, Attempt: n, Value: &res}
+	e := x.rec.Add(Completion(proc, t.Key, n, res, err))
+	x.mu.Lock()
+	x.last[t.Key] = e
+	x.mu.Unlock()
+	return err
+}
+
+// Completion is the history event that ends a purchase attempt: OK for
+// delivered, Fail for failed, Info for anything else and for an attempt
+// that reported nothing usable (err).
+func Completion(proc int, key string, attempt int, res history.Result, err error) history.Event {
+	e := history.Event{Process: proc, F: history.Purchase, Key: key, Attempt: attempt, Value: &res}
 	switch {
 	case err != nil:
 		e.Type, e.Detail = history.Info, err.Error()
@@ -482,11 +493,7 @@ func (x *execution) attempt(ctx context.Context, t Traffic, n int) error {
 	default:
 		e.Type = history.Info
 	}
-	e = x.rec.Add(e)
-	x.mu.Lock()
-	x.last[t.Key] = e
-	x.mu.Unlock()
-	return err
+	return e
 }
 
 // resolve reruns once every key whose last report left the purchase open.

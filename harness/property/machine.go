@@ -194,19 +194,7 @@ func (m *Machine) attempt(ctx context.Context, s Step, crash []harness.Phase) {
 	slices.SortStableFunc(order, func(a, b int) int { return reps[a].At.Compare(reps[b].At) })
 	for _, i := range order {
 		r := reps[i]
-		res := r.Result
-		e := history.Event{Process: procs[i], F: history.Purchase, Key: s.Key, Attempt: attempts[i], Value: &res}
-		switch {
-		case r.Err != nil:
-			e.Type, e.Detail = history.Info, r.Err.Error()
-		case res.Outcome == history.Delivered:
-			e.Type = history.OK
-		case res.Outcome == history.Failed:
-			e.Type = history.Fail
-		default:
-			e.Type = history.Info
-		}
-		m.last[s.Key] = m.rec.AddAt(e, r.At)
+		m.last[s.Key] = m.rec.AddAt(harness.Completion(procs[i], s.Key, attempts[i], r.Result, r.Err), r.At)
 	}
 }
 
