@@ -33,8 +33,10 @@ const (
 	envPropertyChecks = "L402CHAOS_PROPERTY_CHECKS"
 	envPropertySteps  = "L402CHAOS_PROPERTY_STEPS"
 	// propertyTimeout bounds TestPropertyReal's sequences, shrinking
-	// included.
-	propertyTimeout = 15 * time.Minute
+	// included, within the test binary's own -timeout less
+	// propertyCloseMargin, so that the worlds close before it panics.
+	propertyTimeout     = 15 * time.Minute
+	propertyCloseMargin = 30 * time.Second
 )
 
 // liveConfig sizes the live tier's sequences.
@@ -98,12 +100,19 @@ func TestPropertyReal(t *testing.T) {
 	checks := rapidDefault(t, "rapid.checks", strconv.Itoa(envInt(t, envPropertyChecks, propertyChecks)))
 	steps := rapidDefault(t, "rapid.steps", strconv.Itoa(envInt(t, envPropertySteps, propertySteps)))
 	seed := rapidDefault(t, "rapid.seed", strconv.FormatUint(rand.Uint64N(1<<53)+1, 10))
+	// A fail file would be replayed first by every later run, minutes of
+	// it on this tier; the seed replays a failure as well.
+	rapidDefault(t, "rapid.nofailfile", "true")
 	t.Logf("rapid seed %s, %s checks of %s steps on average; replay: go test ./scenarios -run '^TestPropertyReal$' -rapid.seed=%s -rapid.checks=%s -rapid.steps=%s",
 		seed, checks, steps, seed, checks, steps)
 
 	cmd := referenceCommand(t)
 	log := worldLogger(t)
-	ctx, cancel := context.WithTimeout(context.Background(), propertyTimeout)
+	deadline := time.Now().Add(propertyTimeout)
+	if d, ok := t.Deadline(); ok && d.Add(-propertyCloseMargin).Before(deadline) {
+		deadline = d.Add(-propertyCloseMargin)
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	worlds := 0
 	var last time.Time
