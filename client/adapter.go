@@ -180,6 +180,14 @@ func (c *Client) AdapterAttempt(ctx context.Context, env AdapterEnv) (*Outcome, 
 	return nil, err
 }
 
+// JournalUnavailable is the error of an attempt that could not open its
+// journal (another process held it past the open timeout, or it cannot be
+// read). The attempt did nothing, but an earlier one may have paid for the
+// purchase: the outcome is unknown, never failed.
+func JournalUnavailable(err error) error {
+	return &Error{Op: "open journal", Kind: Ambiguous, Err: err}
+}
+
 // recoveredErr is the error that goes with an outcome Recover reached.
 func recoveredErr(o *Outcome) error {
 	if o.Result == Delivered {

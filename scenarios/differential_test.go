@@ -217,3 +217,37 @@ func TestPropertyDifferentialGenerated(t *testing.T) {
 	}
 	rapid.Check(t, property.Property(ctx, newWorld, cfg))
 }
+
+// TestLiveRegression replays on a live world the sequence the live tier
+// found (a second process of a pair waited past its timeout for the
+// journal and reported failed for a purchase that had paid), with the
+// simulator beside it: every checker valid on both, the same classes.
+func TestLiveRegression(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a live world takes minutes; not in -short")
+	}
+	b, err := os.ReadFile(filepath.Join("testdata", "sequences", "journal-held-past-timeout.json"))
+	require.NoError(t, err)
+	steps, err := property.ParseSteps(b)
+	require.NoError(t, err)
+	cmd := referenceCommand(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	w, err := scenarios.NewLiveWorld(ctx, scenarios.LiveWorldOptions{Command: cmd, Logger: worldLogger(t)})
+	if w != nil {
+		t.Cleanup(func() { _ = w.Close() })
+	}
+	require.NoError(t, err)
+	live := property.NewMachine(w, 1, worldLogger(t))
+	for _, s := range steps {
+		require.NoError(t, live.Apply(ctx, s), "step %s", s)
+	}
+	rs, _, err := live.Finish(ctx, nil)
+	require.NoError(t, err)
+	require.Empty(t, property.Invalid(rs))
+	simm, bad := replaySim(t, 1, steps)
+	require.Empty(t, bad)
+	lc, sc := property.Classes(live.History()), property.Classes(simm.History())
+	t.Logf("classes: live %v, sim %v", lc, sc)
+	reportDisagreements(t, lc, sc)
+}

@@ -63,8 +63,9 @@ func buyOnce(ctx context.Context, log *slog.Logger) client.Report {
 	defer cancel()
 	store, err := client.OpenStore(env.StateDir, client.WithOpenTimeout(env.Timeout))
 	if err != nil {
-		// Another process holds the journal: this attempt did nothing.
-		return failed(fmt.Errorf("open journal: %w", err))
+		// Another process holds the journal: this attempt did nothing,
+		// but an earlier one may have paid.
+		return client.ReportFor(nil, client.JournalUnavailable(err))
 	}
 	defer store.Close()
 	conn, err := regtest.Dial(env.LNDRPCServer, env.LNDTLSCertPath, env.LNDMacaroonPath)

@@ -273,6 +273,9 @@ func (m *Machine) check(ctx context.Context, cs []check.Checker, final bool) ([]
 	if truth == nil {
 		return nil, nil, fmt.Errorf("truth: %w", err)
 	}
+	// The checkers read history times against the truth's start: the
+	// history's own.
+	truth.Started = m.rec.Started()
 	// A part that could not be read (a node down) is in truth.Errors:
 	// the checkers that need it answer unknown.
 	return check.Run(m.History(), truth, cs), truth, nil

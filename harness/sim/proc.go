@@ -138,28 +138,51 @@ func (w *World) serve(rw http.ResponseWriter, r *http.Request) (dropped bool) {
 	return false
 }
 
+// timeoutOf is a purchase's own deadline (L402_TIMEOUT_SEC's default
+// when unset).
+func timeoutOf(p harness.Purchase) time.Duration {
+	if p.Timeout > 0 {
+		return p.Timeout
+	}
+	return 60 * time.Second
+}
+
+// heldJournal is a state directory path no journal can be opened in: a
+// regular file.
+func (w *World) heldJournal() string {
+	path := filepath.Join(w.dir, "journal-held")
+	if _, err := os.Stat(path); err != nil {
+		_ = os.WriteFile(path, []byte("a journal another process holds\n"), 0o600)
+	}
+	return path
+}
+
 // simClient is the client under test as harness.Client.
 type simClient struct{ w *World }
 
 func (c simClient) Purchase(ctx context.Context, p harness.Purchase) (history.Result, error) {
-	return c.w.attempt(ctx, p, "", c.w.clock.now)
+	return c.w.attempt(ctx, p, "", c.w.clock.now, false)
 }
 
 // attempt runs one purchase attempt as one client process, from start
 // (its deadline counts from there), killed at crashAt if that phase comes.
-func (w *World) attempt(ctx context.Context, p harness.Purchase, crashAt harness.Phase, start time.Time) (history.Result, error) {
+//
+// busy says another process held the journal past this one's open
+// timeout: the attempt then runs on a state directory that cannot be
+// opened, so that the client's own open failure path reports it.
+func (w *World) attempt(ctx context.Context, p harness.Purchase, crashAt harness.Phase, start time.Time, busy bool) (history.Result, error) {
 	w.attempts++
 	env := client.AdapterEnv{
 		URL: p.URL, Method: p.Method, Body: p.Body, Key: p.Key,
 		StateDir:   filepath.Join(w.dir, fmt.Sprintf("instance-%d", p.Instance)),
-		MaxCostSat: p.MaxCostSat, Timeout: p.Timeout,
+		MaxCostSat: p.MaxCostSat, Timeout: timeoutOf(p),
 		LNDRPCServer: "alice.sim:10009", LNDTLSCertPath: "-", LNDMacaroonPath: "-",
+	}
+	if busy {
+		env.StateDir = w.heldJournal()
 	}
 	if env.MaxCostSat == 0 {
 		env.MaxCostSat = 1000
-	}
-	if env.Timeout == 0 {
-		env.Timeout = 60 * time.Second
 	}
 	if env.Method == "" {
 		env.Method = http.MethodGet

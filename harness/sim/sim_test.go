@@ -37,9 +37,11 @@ func run(t *testing.T, steps ...property.Step) (*property.Machine, *history.Trut
 	return m, truth, w
 }
 
-func buy(key, svc string) property.Step { return property.Step{Op: property.OpBuy, Key: key, Service: svc} }
-func fault(name string) property.Step   { return property.Step{Op: property.OpFault, Fault: name} }
-func mine(n int) property.Step          { return property.Step{Op: property.OpMine, Blocks: n} }
+func buy(key, svc string) property.Step {
+	return property.Step{Op: property.OpBuy, Key: key, Service: svc}
+}
+func fault(name string) property.Step { return property.Step{Op: property.OpFault, Fault: name} }
+func mine(n int) property.Step        { return property.Step{Op: property.OpMine, Blocks: n} }
 func wait(d time.Duration) property.Step {
 	return property.Step{Op: property.OpWait, Wait: d}
 }

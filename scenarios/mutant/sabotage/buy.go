@@ -120,8 +120,9 @@ func (m mutant) buy(ctx context.Context, r Rig) (*client.Outcome, error) {
 func purchase(ctx context.Context, env client.AdapterEnv, dir string, payer client.Payer, opts []client.Option) (*client.Outcome, error) {
 	store, err := client.OpenStore(dir, client.WithOpenTimeout(env.Timeout))
 	if err != nil {
-		// Another process holds the journal: this attempt did nothing.
-		return nil, fmt.Errorf("open journal: %w", err)
+		// Another process holds the journal: this attempt did nothing,
+		// but an earlier one may have paid.
+		return nil, client.JournalUnavailable(err)
 	}
 	defer store.Close()
 	c, err := client.New(payer, store, opts...)
