@@ -253,17 +253,36 @@ func (b *Backend) Drain(ctx context.Context, keep int64) error {
 		if err != nil {
 			return fmt.Errorf("drain: %w", err)
 		}
-		if _, err := b.payer.Pay(ctx, inv.PaymentRequest); err != nil {
+		pay, err := b.payer.Pay(ctx, inv.PaymentRequest)
+		if err != nil {
 			last = err
 			amt /= 2
 			continue
 		}
+		b.drained(pay, hexHash(inv.GetRHash()))
 		paid, amt = true, -1
 	}
 	if !paid && last != nil {
 		return fmt.Errorf("drain to %d sat: %w", keep, last)
 	}
 	return nil
+}
+
+// drained keeps a drain payment out of the client's accounts: its
+// payment and invoice join the ones from before the run, and the
+// balances the truth compares against move with it.
+func (b *Backend) drained(pay *lnrpc.Payment, invoiceHash string) {
+	b.existing[pay.GetPaymentHash()] = true
+	b.existing[invoiceHash] = true
+	value, fee := pay.GetValueMsat(), pay.GetFeeMsat()
+	if a, ok := b.before[regtest.Alice]; ok {
+		a.LocalMsat, a.RemoteMsat = a.LocalMsat-value-fee, a.RemoteMsat+value
+		b.before[regtest.Alice] = a
+	}
+	if p, ok := b.before[regtest.Bob]; ok {
+		p.LocalMsat, p.RemoteMsat = p.LocalMsat+value, p.RemoteMsat-value
+		b.before[regtest.Bob] = p
+	}
 }
 
 // spendable is the payer's local balance above its channel reserves.
