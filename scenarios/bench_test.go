@@ -27,7 +27,7 @@ func explored(b *testing.B, newWorld property.NewWorld, cfg property.Config, o p
 		b.Fatal(err)
 	}
 	if f != nil {
-		b.Logf("a violation (sequence of %d steps): %v", len(f.Steps), f.Invalid)
+		b.Logf("a violation: %v\n%s", f.Invalid, property.FormatSteps(f.Steps))
 	}
 	return n, time.Since(start)
 }
@@ -35,13 +35,19 @@ func explored(b *testing.B, newWorld property.NewWorld, cfg property.Config, o p
 // BenchmarkTiers measures steps per second on both tiers in one run, on
 // what the property draws: random sequences (seed 1, about 15 steps
 // each) with the safety checkers after every step, Finish and every
-// checker at the end, a fresh world each. The live tier runs two
-// sequences, the simulator as many as fit in five seconds. Run it with
-// -benchtime 1x (make bench).
+// checker at the end, a fresh world each. The simulator runs first, as
+// many sequences as fit in five seconds, on a quiet machine; then the live
+// tier runs two. Run it with -benchtime 1x (make bench).
 func BenchmarkTiers(b *testing.B) {
 	cmd := referenceCommand(b)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
+	var simSteps int
+	var simTime time.Duration
+	for seed := uint64(1); simTime < 5*time.Second; seed++ {
+		n, d := explored(b, scenarios.SimWorlds(""), liveConfig, property.ExploreOptions{Seed: seed, Checks: 100, Steps: 15, ShrinkTime: time.Second})
+		simSteps, simTime = simSteps+n, simTime+d
+	}
 	liveWorlds := func(_ *rapid.T, _ uint64) (property.World, error) {
 		w, err := scenarios.NewLiveWorld(ctx, scenarios.LiveWorldOptions{Command: cmd})
 		if w != nil {
@@ -49,15 +55,9 @@ func BenchmarkTiers(b *testing.B) {
 		}
 		return w, err
 	}
-	liveSteps, liveTime := explored(b, liveWorlds, liveConfig, property.ExploreOptions{Seed: 1, Checks: 2, Steps: 15})
+	liveSteps, liveTime := explored(b, liveWorlds, liveConfig, property.ExploreOptions{Seed: 1, Checks: 2, Steps: 15, ShrinkTime: time.Second})
 	liveRate := float64(liveSteps) / liveTime.Seconds()
 
-	var simSteps int
-	var simTime time.Duration
-	for seed := uint64(1); simTime < 5*time.Second; seed++ {
-		n, d := explored(b, scenarios.SimWorlds(""), liveConfig, property.ExploreOptions{Seed: seed, Checks: 100, Steps: 15})
-		simSteps, simTime = simSteps+n, simTime+d
-	}
 	simRate := float64(simSteps) / simTime.Seconds()
 	b.ReportMetric(liveRate, "live-steps/s")
 	b.ReportMetric(simRate, "sim-steps/s")

@@ -35,6 +35,14 @@ func TestHygiene(t *testing.T) {
 			return s, want{validity: check.Valid}
 		}},
 		{"HTLC pending", pending},
+		{"a channel force-closed: the balances say nothing", func() (scene, want) {
+			s := clean()
+			a := s.t.t.After[payer]
+			a.LocalMsat = 0
+			s.t.t.After[payer] = a
+			s.t.t.Closed = []string{"103x1x0 (force closing)"}
+			return s, want{validity: check.Unknown}
+		}},
 		{"payer paid more than its payments", func() (scene, want) {
 			s := clean()
 			a := s.t.t.After[payer]

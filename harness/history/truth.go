@@ -27,6 +27,10 @@ type Truth struct {
 	Deliveries  []Delivery   `json:"deliveries"`
 	// Pending are the HTLCs still pending on any channel of any node.
 	Pending []HTLC `json:"pending"`
+	// Closed are the channels closed during the run (a node went to
+	// chain to time an HTLC out, say): their funds left the channel
+	// balances.
+	Closed []string `json:"closed,omitempty"`
 	// Balances are each node's channel balances before and after the run.
 	Before map[string]Balance `json:"before"`
 	After  map[string]Balance `json:"after"`

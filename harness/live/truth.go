@@ -45,6 +45,7 @@ func (b *Backend) TruthNow(ctx context.Context, plan history.Plan) (*history.Tru
 	note("provider ledger", err)
 	note("invoices", b.invoices(ctx, t, holds))
 	note("pending htlcs", b.pending(ctx, t))
+	note("closed channels", b.closed(ctx, t))
 	after, err := b.balances(ctx)
 	note("balances", err)
 	t.After = after
@@ -266,4 +267,47 @@ func (b *Backend) balances(ctx context.Context) (map[string]history.Balance, err
 		}
 	}
 	return out, errors.Join(errs...)
+}
+
+// closed lists the channels of any node closed since the run began.
+func (b *Backend) closed(ctx context.Context, t *history.Truth) error {
+	var errs []error
+	seen := map[string]bool{}
+	for _, n := range b.net.Nodes() {
+		resp, err := n.LN().ClosedChannels(ctx, &lnrpc.ClosedChannelsRequest{})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", n.Name(), err))
+			continue
+		}
+		for _, c := range resp.GetChannels() {
+			p := c.GetChannelPoint()
+			if !seen[p] {
+				seen[p] = true
+				t.Closed = append(t.Closed, shortPoint(p)+" ("+c.GetCloseType().String()+")")
+			}
+		}
+	}
+	// Channels waiting to close are closed for the balances too.
+	for _, n := range b.net.Nodes() {
+		resp, err := n.LN().PendingChannels(ctx, &lnrpc.PendingChannelsRequest{})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", n.Name(), err))
+			continue
+		}
+		for _, c := range resp.GetPendingForceClosingChannels() {
+			p := c.GetChannel().GetChannelPoint()
+			if !seen[p] {
+				seen[p] = true
+				t.Closed = append(t.Closed, shortPoint(p)+" (force closing)")
+			}
+		}
+		for _, c := range resp.GetWaitingCloseChannels() {
+			p := c.GetChannel().GetChannelPoint()
+			if !seen[p] {
+				seen[p] = true
+				t.Closed = append(t.Closed, shortPoint(p)+" (waiting close)")
+			}
+		}
+	}
+	return errors.Join(errs...)
 }

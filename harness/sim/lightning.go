@@ -24,6 +24,10 @@ const (
 	// cancelDelta: a held HTLC is failed back once the height is within
 	// this many blocks of its expiry (lnd's final CLTV reject delta).
 	cancelDelta = 19
+	// broadcastDelta: an outgoing HTLC the peer never resolved makes the
+	// payer go to chain this many blocks before its expiry (LND's
+	// outgoing broadcast delta), closing the channel.
+	broadcastDelta = 10
 	// startHeight is the chain's height when a simulation begins.
 	startHeight = 500
 	// capacitySat is the payer's side of its one channel to the payee.
@@ -99,6 +103,9 @@ type lightning struct {
 	porder   []lntypes.Hash
 	// pending are the HTLCs not yet resolved, in the order sent.
 	pending []*htlc
+	// closed is set once the channel was force-closed: its balance is
+	// on chain and nothing routes.
+	closed bool
 }
 
 func newLightning(w *World) *lightning {
@@ -112,7 +119,7 @@ func (l *lightning) now() time.Time { return l.w.clock.now }
 
 // peersUp: the payer and payee are connected (both running, link up).
 func (l *lightning) peersUp() bool {
-	return l.w.nodes["alice"].up && l.w.nodes["bob"].up && l.w.links[harness.LinkPeers].up
+	return !l.closed && l.w.nodes["alice"].up && l.w.nodes["bob"].up && l.w.links[harness.LinkPeers].up
 }
 
 // dispatch sends a payment's HTLC. The payment is IN_FLIGHT from here.
@@ -276,6 +283,41 @@ func (l *lightning) linkChanged() {
 func (l *lightning) mine(n int) {
 	l.height += uint32(n)
 	l.checkHeld()
+	l.checkOutgoing()
+}
+
+// checkOutgoing force-closes the channel when an outgoing HTLC the peer
+// has not resolved comes within broadcastDelta blocks of its expiry: the
+// payer times it out on chain. The HTLC's payment fails; the channel's
+// balances leave it.
+func (l *lightning) checkOutgoing() {
+	if l.closed {
+		return
+	}
+	for _, h := range l.pending {
+		if h.status == lnrpc.HTLCAttempt_IN_FLIGHT && l.height+broadcastDelta >= h.expiry && !l.peersUp() {
+			l.forceClose()
+			return
+		}
+	}
+}
+
+func (l *lightning) forceClose() {
+	l.closed = true
+	for _, h := range append([]*htlc(nil), l.pending...) {
+		if h.mailbox != nil {
+			h.mailbox.dead = true
+			h.mailbox = nil
+		}
+		l.failHTLC(h, lnrpc.Failure_PERMANENT_CHANNEL_FAILURE, lnrpc.PaymentFailureReason_FAILURE_REASON_TIMEOUT)
+	}
+	for _, hash := range l.order {
+		if inv := l.invoices[hash]; inv.state == fakeprovider.InvoiceAccepted {
+			inv.state, inv.htlc, inv.paid = fakeprovider.InvoiceCanceled, nil, 0
+		}
+	}
+	l.local, l.remote = 0, 0
+	l.w.waiters = nil
 }
 
 // expireInvoices cancels open invoices past their expiry, as LND's

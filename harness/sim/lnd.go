@@ -159,7 +159,7 @@ func (c routerClient) SendPaymentV2(ctx context.Context, in *routerrpc.SendPayme
 	}
 	w.ln.payments[hash] = p
 	switch {
-	case !w.nodes["bob"].up:
+	case !w.nodes["bob"].up || w.ln.closed:
 		p.status, p.reason, p.resolved = lnrpc.Payment_FAILED, lnrpc.PaymentFailureReason_FAILURE_REASON_NO_ROUTE, w.clock.now
 	case amt > w.ln.local:
 		p.status, p.reason, p.resolved = lnrpc.Payment_FAILED, lnrpc.PaymentFailureReason_FAILURE_REASON_INSUFFICIENT_BALANCE, w.clock.now

@@ -103,6 +103,21 @@ func TestMailbox(t *testing.T) {
 	require.Equal(t, []string{"FAILED FAILURE_REASON_NO_ROUTE"}, statuses(tr))
 }
 
+// An HTLC the peer cannot resolve (the link down) makes the payer go to
+// chain 10 blocks before its expiry: the channel closes, the payment
+// fails, nothing routes after.
+func TestForceClose(t *testing.T) {
+	_, tr, _ := run(t, fault("down lnd-lnd"), buy("d1", "data"), mine(72))
+	require.Equal(t, []string{"IN_FLIGHT"}, statuses(tr))
+	require.Empty(t, tr.Closed)
+	_, tr, _ = run(t, fault("down lnd-lnd"), buy("d1", "data"), mine(73), heal, buy("o1", "ops"))
+	require.Equal(t, "FAILED FAILURE_REASON_TIMEOUT", statuses(tr)[0])
+	require.NotEmpty(t, tr.Closed)
+	for _, s := range statuses(tr)[1:] {
+		require.Equal(t, "FAILED FAILURE_REASON_NO_ROUTE", s)
+	}
+}
+
 // A payer drained below a price fails with insufficient balance, and the
 // drain is not counted as the client's spending; an invoice already paid
 // (the reused-invoice knob) is not paid twice: LND's one payment per

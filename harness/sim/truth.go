@@ -100,6 +100,9 @@ func (w *World) TruthNow(ctx context.Context, plan history.Plan) (*history.Truth
 			t.Pending = append(t.Pending, history.HTLC{Node: "bob", Channel: "alice-bob", Hash: hash, AmountMsat: h.amount, Incoming: true, ExpiryBlock: h.expiry})
 		}
 	}
+	if w.ln.closed {
+		t.Closed = []string{"alice-bob (force closing)"}
+	}
 	t.After = w.balances()
 	return t, errors.Join(errs...)
 }
