@@ -3,6 +3,7 @@ package scenarios_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -138,10 +139,16 @@ var differentialSteps = []property.Step{
 	{Op: property.OpHeal},
 }
 
-// knownDisagreements are disagreements found and not yet explained, by
-// purchase key: the tests report them without failing, and fail on any
-// other. None at present.
-var knownDisagreements = map[string]string{}
+// knownGenerated are the disagreements TestPropertyDifferentialGenerated
+// finds on its default sequences (seed 3), by sequence number and
+// purchase, with what is known of them: reported, not failed. Any other
+// disagreement fails the test.
+var knownGenerated = map[string]string{
+	"2:d1": "on the live tier the first payment (d3's), made through 500ms of latency on the provider link and " +
+		"killed while in flight, is failed by the payee with INCORRECT_OR_UNKNOWN_PAYMENT_DETAILS (seen in every run; " +
+		"without the latency it settles), so d1 finds no token and is challenged and killed; the simulator settles " +
+		"d3's payment and d1 reuses its token. Not yet explained: an LND behaviour the simulator does not model",
+}
 
 func TestPropertyDifferential(t *testing.T) {
 	if testing.Short() {
@@ -170,14 +177,16 @@ func TestPropertyDifferential(t *testing.T) {
 	js, _ := json.Marshal(map[string]any{"live": lc, "sim": sc})
 	t.Logf("classes: %s", js)
 	t.Logf("%d steps: live %s, simulator %s (%.0fx)", len(differentialSteps), liveTime.Round(time.Millisecond), simTime.Round(time.Microsecond), liveTime.Seconds()/simTime.Seconds())
-	reportDisagreements(t, lc, sc)
+	reportDisagreements(t, lc, sc, nil, "")
 }
 
-func reportDisagreements(t *testing.T, live, sim map[string][]string) {
+// reportDisagreements fails the test on every disagreement that known
+// does not list under prefix+key.
+func reportDisagreements(t *testing.T, live, sim map[string][]string, known map[string]string, prefix string) {
 	t.Helper()
 	for _, d := range property.Diff("live", live, "sim", sim) {
-		if why, ok := knownDisagreements[d.Key]; ok {
-			t.Logf("known disagreement %s (%s)", d, why)
+		if why, ok := known[prefix+d.Key]; ok {
+			t.Logf("known disagreement %s: %s", d, why)
 			continue
 		}
 		t.Errorf("disagreement: %s (a simulator bug, or real behaviour it does not model)", d)
@@ -201,12 +210,14 @@ func TestPropertyDifferentialGenerated(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	cfg := liveConfig
+	n := 0
 	cfg.OnFinish = func(m *property.Machine) {
+		n++
 		simm, _ := replaySim(t, 1, m.Steps())
 		lc, sc := property.Classes(m.History()), property.Classes(simm.History())
 		js, _ := json.Marshal(map[string]any{"live": lc, "sim": sc})
-		t.Logf("%d steps:\n%sclasses: %s", len(m.Steps()), property.FormatSteps(m.Steps()), js)
-		reportDisagreements(t, lc, sc)
+		t.Logf("sequence %d, %d steps:\n%sclasses: %s", n, len(m.Steps()), property.FormatSteps(m.Steps()), js)
+		reportDisagreements(t, lc, sc, knownGenerated, fmt.Sprintf("%d:", n))
 	}
 	newWorld := func(_ *rapid.T, _ uint64) (property.World, error) {
 		w, err := scenarios.NewLiveWorld(ctx, scenarios.LiveWorldOptions{Command: cmd, Logger: worldLogger(t)})
@@ -249,5 +260,5 @@ func TestLiveRegression(t *testing.T) {
 	require.Empty(t, bad)
 	lc, sc := property.Classes(live.History()), property.Classes(simm.History())
 	t.Logf("classes: live %v, sim %v", lc, sc)
-	reportDisagreements(t, lc, sc)
+	reportDisagreements(t, lc, sc, nil, "")
 }
