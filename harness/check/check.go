@@ -87,6 +87,8 @@ type Checker interface {
 // Run runs every checker. A checker that panics answers Unknown: a bug in
 // the harness is never a verdict against the client.
 func Run(h history.History, t *history.Truth, cs []Checker) []Result {
+	shared.begin(h, t)
+	defer shared.end()
 	out := make([]Result, 0, len(cs))
 	for _, c := range cs {
 		out = append(out, runOne(h, t, c))

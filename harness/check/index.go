@@ -5,6 +5,7 @@ import (
 	"math"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/l402chaos/l402chaos/harness/history"
@@ -42,7 +43,51 @@ type index struct {
 	services   map[string]history.Service
 }
 
+// sharedIndex lets the checkers of one Run share the index of its history
+// and truth (read-only once built) instead of each building its own: the
+// simulator runs the checkers after every step. A checker called outside
+// Run, or on another history, builds its own.
+type sharedIndex struct {
+	mu   sync.Mutex
+	runs int // Runs in progress; sharing only while exactly one is
+	h    history.History
+	t    *history.Truth
+	x    *index
+}
+
+var shared sharedIndex
+
+func (s *sharedIndex) begin(h history.History, t *history.Truth) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.runs++
+	s.h, s.t, s.x = h, t, nil
+}
+
+func (s *sharedIndex) end() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.runs--
+	s.h, s.t, s.x = nil, nil, nil
+}
+
+func sameHistory(a, b history.History) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
+}
+
 func newIndex(h history.History, t *history.Truth) *index {
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
+	if shared.runs != 1 || shared.t != t || !sameHistory(shared.h, h) {
+		return buildIndex(h, t)
+	}
+	if shared.x == nil {
+		shared.x = buildIndex(h, t)
+	}
+	return shared.x
+}
+
+func buildIndex(h history.History, t *history.Truth) *index {
 	x := &index{
 		h: h, t: t,
 		plan:       map[string]history.PlannedPurchase{},
