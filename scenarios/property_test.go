@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"math/rand/v2"
 	"os"
 	"slices"
 	"strconv"
@@ -99,7 +98,9 @@ func TestPropertyReal(t *testing.T) {
 	}
 	checks := rapidDefault(t, "rapid.checks", strconv.Itoa(envInt(t, envPropertyChecks, propertyChecks)))
 	steps := rapidDefault(t, "rapid.steps", strconv.Itoa(envInt(t, envPropertySteps, propertySteps)))
-	seed := rapidDefault(t, "rapid.seed", strconv.FormatUint(rand.Uint64N(1<<53)+1, 10))
+	// A fixed default seed: the verdict in CI does not depend on a draw;
+	// -rapid.seed=0 explores afresh.
+	seed := rapidDefault(t, "rapid.seed", "7")
 	// A fail file would be replayed first by every later run, minutes of
 	// it on this tier; the seed replays a failure as well.
 	rapidDefault(t, "rapid.nofailfile", "true")

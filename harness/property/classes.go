@@ -20,14 +20,35 @@ const (
 )
 
 // Classes maps each purchase key to its attempts' outcome classes, in
-// order.
+// the order they were invoked. Attempts that ran at once (a pair) end in
+// an order timing decides: their classes are sorted among themselves.
 func Classes(h history.History) map[string][]string {
-	out := map[string][]string{}
-	for _, e := range h {
-		if e.F != history.Purchase || !e.Type.Completes() {
-			continue
+	byKey := map[string][]history.Op{}
+	for _, op := range h.Ops() {
+		if op.Invoke.F == history.Purchase && op.Complete != nil {
+			byKey[op.Invoke.Key] = append(byKey[op.Invoke.Key], op)
 		}
-		out[e.Key] = append(out[e.Key], classOf(e))
+	}
+	out := map[string][]string{}
+	for k, ops := range byKey {
+		var classes []string
+		for i := 0; i < len(ops); {
+			// A group: every op invoked before the group's first
+			// completion.
+			j, end := i+1, ops[i].Complete.Index
+			for j < len(ops) && ops[j].Invoke.Index < end {
+				end = min(end, ops[j].Complete.Index)
+				j++
+			}
+			group := make([]string, 0, j-i)
+			for _, op := range ops[i:j] {
+				group = append(group, classOf(*op.Complete))
+			}
+			slices.Sort(group)
+			classes = append(classes, group...)
+			i = j
+		}
+		out[k] = classes
 	}
 	return out
 }

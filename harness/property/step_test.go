@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/l402chaos/l402chaos/harness/history"
 	"github.com/l402chaos/l402chaos/harness/property"
 )
 
@@ -62,4 +63,23 @@ func FuzzParseSteps(f *testing.F) {
 			t.Fatalf("round trip: %d steps, want %d", len(again), len(steps))
 		}
 	})
+}
+
+// Classes sorts the classes of attempts that ran at once, whose order of
+// ending is timing's, and keeps the order of the others.
+func TestClassesOfAPair(t *testing.T) {
+	res := func(o history.Outcome, pnd bool) *history.Result { return &history.Result{Outcome: o, PaidNotDelivered: pnd} }
+	h := history.History{
+		{Index: 0, Process: 1, Type: history.Invoke, F: history.Purchase, Key: "k"},
+		{Index: 1, Process: 1, Type: history.Info, F: history.Purchase, Key: "k", Value: res(history.Unknown, true)},
+		{Index: 2, Process: 2, Type: history.Invoke, F: history.Purchase, Key: "k"},
+		{Index: 3, Process: 3, Type: history.Invoke, F: history.Purchase, Key: "k"},
+		{Index: 4, Process: 3, Type: history.Info, F: history.Purchase, Key: "k", Value: res(history.Unknown, false)},
+		{Index: 5, Process: 2, Type: history.Info, F: history.Purchase, Key: "k", Value: res(history.Unknown, true)},
+		{Index: 6, Process: 4, Type: history.Invoke, F: history.Purchase, Key: "k"},
+		{Index: 7, Process: 4, Type: history.OK, F: history.Purchase, Key: "k", Value: res(history.Delivered, false)},
+	}
+	require.Equal(t, map[string][]string{"k": {
+		property.ClassPaidNotDelivered, property.ClassPaidNotDelivered, property.ClassUnknown, property.ClassDelivered,
+	}}, property.Classes(h))
 }
