@@ -68,7 +68,9 @@ func FuzzParseSteps(f *testing.F) {
 // Classes sorts the classes of attempts that ran at once, whose order of
 // ending is timing's, and keeps the order of the others.
 func TestClassesOfAPair(t *testing.T) {
-	res := func(o history.Outcome, pnd bool) *history.Result { return &history.Result{Outcome: o, PaidNotDelivered: pnd} }
+	res := func(o history.Outcome, pnd bool) *history.Result {
+		return &history.Result{Outcome: o, PaidNotDelivered: pnd}
+	}
 	h := history.History{
 		{Index: 0, Process: 1, Type: history.Invoke, F: history.Purchase, Key: "k"},
 		{Index: 1, Process: 1, Type: history.Info, F: history.Purchase, Key: "k", Value: res(history.Unknown, true)},
