@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"pgregory.net/rapid"
-
 	"github.com/l402chaos/l402chaos/harness/check"
 	"github.com/l402chaos/l402chaos/harness/property"
 	"github.com/l402chaos/l402chaos/scenarios"
@@ -48,14 +46,7 @@ func BenchmarkTiers(b *testing.B) {
 		n, d := explored(b, scenarios.SimWorlds(""), liveConfig, property.ExploreOptions{Seed: seed, Checks: 100, Steps: 15, ShrinkTime: time.Second})
 		simSteps, simTime = simSteps+n, simTime+d
 	}
-	liveWorlds := func(_ *rapid.T, _ uint64) (property.World, error) {
-		w, err := scenarios.NewLiveWorld(ctx, scenarios.LiveWorldOptions{Command: cmd})
-		if w != nil {
-			b.Cleanup(func() { _ = w.Close() })
-		}
-		return w, err
-	}
-	liveSteps, liveTime := explored(b, liveWorlds, liveConfig, property.ExploreOptions{Seed: 1, Checks: 2, Steps: 15, ShrinkTime: time.Second})
+	liveSteps, liveTime := explored(b, liveWorlds(b, ctx, cmd), liveConfig, property.ExploreOptions{Seed: 1, Checks: 2, Steps: 15, ShrinkTime: time.Second})
 	liveRate := float64(liveSteps) / liveTime.Seconds()
 
 	simRate := float64(simSteps) / simTime.Seconds()

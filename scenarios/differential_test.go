@@ -157,17 +157,12 @@ func TestPropertyDifferential(t *testing.T) {
 	cmd := referenceCommand(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
-	w, err := scenarios.NewLiveWorld(ctx, scenarios.LiveWorldOptions{Command: cmd, Logger: worldLogger(t)})
-	if w != nil {
-		t.Cleanup(func() { _ = w.Close() })
-	}
-	require.NoError(t, err)
-	live := property.NewMachine(w, 1, worldLogger(t))
+	live := property.NewMachine(liveWorld(t, ctx, cmd), 1, worldLogger(t))
 	start := time.Now()
 	for _, s := range differentialSteps {
 		require.NoError(t, live.Apply(ctx, s), "step %s", s)
 	}
-	_, _, err = live.Finish(ctx, nil)
+	_, _, err := live.Finish(ctx, nil)
 	require.NoError(t, err)
 	liveTime := time.Since(start)
 	start = time.Now()
@@ -219,14 +214,7 @@ func TestPropertyDifferentialGenerated(t *testing.T) {
 		t.Logf("sequence %d, %d steps:\n%sclasses: %s", n, len(m.Steps()), property.FormatSteps(m.Steps()), js)
 		reportDisagreements(t, lc, sc, knownGenerated, fmt.Sprintf("%d:", n))
 	}
-	newWorld := func(_ *rapid.T, _ uint64) (property.World, error) {
-		w, err := scenarios.NewLiveWorld(ctx, scenarios.LiveWorldOptions{Command: cmd, Logger: worldLogger(t)})
-		if w != nil {
-			t.Cleanup(func() { _ = w.Close() })
-		}
-		return w, err
-	}
-	rapid.Check(t, property.Property(ctx, newWorld, cfg))
+	rapid.Check(t, property.Property(ctx, liveWorlds(t, ctx, cmd), cfg))
 }
 
 // TestLiveRegression replays on a live world the sequence the live tier
@@ -244,12 +232,7 @@ func TestLiveRegression(t *testing.T) {
 	cmd := referenceCommand(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	w, err := scenarios.NewLiveWorld(ctx, scenarios.LiveWorldOptions{Command: cmd, Logger: worldLogger(t)})
-	if w != nil {
-		t.Cleanup(func() { _ = w.Close() })
-	}
-	require.NoError(t, err)
-	live := property.NewMachine(w, 1, worldLogger(t))
+	live := property.NewMachine(liveWorld(t, ctx, cmd), 1, worldLogger(t))
 	for _, s := range steps {
 		require.NoError(t, live.Apply(ctx, s), "step %s", s)
 	}

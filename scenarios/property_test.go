@@ -78,11 +78,35 @@ func envInt(t *testing.T, name string, def int) int {
 	return n
 }
 
-func worldLogger(t *testing.T) *slog.Logger {
+func worldLogger(t testing.TB) *slog.Logger {
 	if testing.Verbose() {
 		return regtesttest.Logger(t)
 	}
 	return slog.New(slog.DiscardHandler)
+}
+
+// liveWorld starts a live world with the client cmd, closed when the test
+// ends.
+func liveWorld(t testing.TB, ctx context.Context, cmd []string) *scenarios.LiveWorld {
+	t.Helper()
+	w, err := scenarios.NewLiveWorld(ctx, scenarios.LiveWorldOptions{Command: cmd, Logger: worldLogger(t)})
+	if w != nil {
+		t.Cleanup(func() { require.NoError(t, w.Close()) })
+	}
+	require.NoError(t, err)
+	return w
+}
+
+// liveWorlds is property.NewWorld on live worlds: Property closes each
+// when its sequence ends; the test's cleanup covers a sequence cut short.
+func liveWorlds(t testing.TB, ctx context.Context, cmd []string) property.NewWorld {
+	return func(_ *rapid.T, _ uint64) (property.World, error) {
+		w, err := scenarios.NewLiveWorld(ctx, scenarios.LiveWorldOptions{Command: cmd, Logger: worldLogger(t)})
+		if w != nil {
+			t.Cleanup(func() { _ = w.Close() })
+		}
+		return w, err
+	}
 }
 
 // TestPropertyReal is property-based chaos on the real tier: rapid draws
@@ -160,11 +184,7 @@ func TestLiveWorldSteps(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	start := time.Now()
-	w, err := scenarios.NewLiveWorld(ctx, scenarios.LiveWorldOptions{Command: cmd, Logger: worldLogger(t)})
-	if w != nil {
-		t.Cleanup(func() { require.NoError(t, w.Close()) })
-	}
-	require.NoError(t, err)
+	w := liveWorld(t, ctx, cmd)
 	t.Logf("world started in %s", time.Since(start).Round(time.Millisecond))
 
 	steps := []property.Step{
@@ -224,11 +244,7 @@ func TestLiveWorldCrash(t *testing.T) {
 	cmd := referenceCommand(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	w, err := scenarios.NewLiveWorld(ctx, scenarios.LiveWorldOptions{Command: cmd, Logger: worldLogger(t)})
-	if w != nil {
-		t.Cleanup(func() { require.NoError(t, w.Close()) })
-	}
-	require.NoError(t, err)
+	w := liveWorld(t, ctx, cmd)
 
 	m := property.NewMachine(w, 1, worldLogger(t))
 	for _, s := range []property.Step{

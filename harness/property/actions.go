@@ -145,7 +145,7 @@ func Actions(ctx context.Context, m *Machine, cfg Config) map[string]func(*rapid
 		"crash": func(t *rapid.T) { apply(t, d.crash(t)) },
 		"pair":  func(t *rapid.T) { apply(t, d.pair(t)) },
 		"fault": func(t *rapid.T) { apply(t, d.fault(t, m.ActiveFaults())) },
-		"heal":  func(t *rapid.T) { apply(t, d.heal(t, m.Active())) },
+		"heal":  func(t *rapid.T) { apply(t, d.heal(t, len(m.ActiveFaults()))) },
 		"mine":  func(t *rapid.T) { apply(t, d.mine(t)) },
 		"wait":  func(t *rapid.T) { apply(t, d.wait(t)) },
 		"": func(t *rapid.T) {

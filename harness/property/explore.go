@@ -2,7 +2,6 @@ package property
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"strconv"
@@ -137,10 +136,6 @@ func setFlags(vals map[string]string) (func(), error) {
 		}
 	}, nil
 }
-
-// ErrNoFinding is returned by callers that needed a violation and got
-// none.
-var ErrNoFinding = errors.New("no violation found")
 
 // recorder is rapid.TB outside a test: it keeps what rapid reports.
 type recorder struct {

@@ -61,8 +61,6 @@ type Machine struct {
 	plan     map[string]history.PlannedPurchase
 	steps0   map[string]Step // each key's first step: what the key buys
 	order    []string
-	// faultErrors counts faults that did not inject.
-	faultErrors int
 }
 
 type heal struct {
@@ -95,15 +93,6 @@ func (m *Machine) Steps() []Step { return slices.Clone(m.steps) }
 
 // History is the history so far.
 func (m *Machine) History() history.History { return m.rec.History() }
-
-// Keys are the purchase keys bought so far, in first-use order.
-func (m *Machine) Keys() []string { return slices.Clone(m.order) }
-
-// Active is how many faults are in place.
-func (m *Machine) Active() int { return len(m.heals) }
-
-// FaultErrors is how many drawn faults did not inject.
-func (m *Machine) FaultErrors() int { return m.faultErrors }
 
 // ActiveFaults names the faults in place.
 func (m *Machine) ActiveFaults() []string {
@@ -145,8 +134,8 @@ func (m *Machine) Apply(ctx context.Context, s Step) error {
 	return nil
 }
 
-// Purchase is the purchase a buying step makes.
-func (m *Machine) Purchase(s Step) harness.Purchase {
+// purchase is the purchase a buying step makes.
+func (m *Machine) purchase(s Step) harness.Purchase {
 	u := *m.base
 	u.Path = "/" + s.Service + "/p/" + s.Key
 	p := harness.Purchase{Key: s.Key, Method: s.Method, URL: u.String(), MaxCostSat: MaxCostSat, Timeout: PurchaseTimeout}
@@ -163,7 +152,7 @@ func (m *Machine) Purchase(s Step) harness.Purchase {
 }
 
 func (m *Machine) attempt(ctx context.Context, s Step, crash []harness.Phase) {
-	p := m.Purchase(s)
+	p := m.purchase(s)
 	if _, ok := m.plan[s.Key]; !ok {
 		m.steps0[s.Key] = s
 		m.order = append(m.order, s.Key)
@@ -210,7 +199,6 @@ func (m *Machine) inject(ctx context.Context, name string) error {
 		// invoice held, the payee down) did nothing: the nemesis records
 		// it, as Jepsen's does, and the sequence goes on.
 		m.rec.Add(history.Event{Process: history.Nemesis, Type: history.Info, F: history.FaultError, Fault: name, Detail: err.Error()})
-		m.faultErrors++
 		m.log.Info("fault not injected", "fault", name, "err", err)
 		return nil
 	}

@@ -171,7 +171,6 @@ func (c simClient) Purchase(ctx context.Context, p harness.Purchase) (history.Re
 // timeout: the attempt then runs on a state directory that cannot be
 // opened, so that the client's own open failure path reports it.
 func (w *World) attempt(ctx context.Context, p harness.Purchase, crashAt harness.Phase, start time.Time, busy bool) (history.Result, error) {
-	w.attempts++
 	env := client.AdapterEnv{
 		URL: p.URL, Method: p.Method, Body: p.Body, Key: p.Key,
 		StateDir:   filepath.Join(w.dir, fmt.Sprintf("instance-%d", p.Instance)),

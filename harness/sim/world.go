@@ -87,8 +87,6 @@ type World struct {
 	decoded map[string]*zpay32.Invoice
 	// lastEnd is when the last attempt ended.
 	lastEnd time.Time
-	// Stats.
-	attempts int
 }
 
 // node is an LND node's process.
@@ -279,14 +277,8 @@ func (w *World) Close() error {
 	return errors.Join(errs...)
 }
 
-// Seed is the world's seed.
-func (w *World) Seed() uint64 { return w.cfg.Seed }
-
 // Now is the virtual clock.
 func (w *World) Now() time.Time { return w.clock.now }
-
-// Height is the chain's height.
-func (w *World) Height() uint32 { return w.ln.height }
 
 // BaseURL is the provider's URL inside the simulation.
 func (w *World) BaseURL() *url.URL { u := *w.base; return &u }
@@ -338,9 +330,6 @@ func (w *World) Await(ctx context.Context, p harness.Phase, n int) error {
 	}
 	return fmt.Errorf("await %s #%d: seen %d: %w", p, n, w.phases[p], ErrUnsupported)
 }
-
-// Count is how often phase p has happened.
-func (w *World) Count(p harness.Phase) int { return w.phases[p] }
 
 // Drain leaves the payer keepSat spendable: the rest moves to the payee.
 func (w *World) Drain(ctx context.Context, keepSat int64) error {
