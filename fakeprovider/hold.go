@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/l402chaos/l402chaos/regtest"
+	"github.com/l402chaos/l402chaos/internal/wait"
 	"github.com/lightningnetwork/lnd/lntypes"
 )
 
@@ -77,7 +77,7 @@ func (h *holds) resolveAfter(ctx context.Context, hash lntypes.Hash, hold time.D
 // the one wanted ends the wait with ErrConflict. The invoice's expiry
 // bounds it: an unpaid invoice never becomes ACCEPTED.
 func (h *holds) wait(ctx context.Context, hash lntypes.Hash, want InvoiceState) error {
-	return regtest.Until(ctx, holdPoll, func(ctx context.Context) error {
+	return wait.Until(ctx, holdPoll, func(ctx context.Context) error {
 		inv, err := h.ln.LookupInvoice(ctx, hash)
 		if err != nil {
 			return err
@@ -86,9 +86,9 @@ func (h *holds) wait(ctx context.Context, hash lntypes.Hash, want InvoiceState) 
 		case inv.State == want:
 			return nil
 		case inv.State.Final():
-			return regtest.Permanent(fmt.Errorf("invoice %s is %s, not %s: %w", short(hash), inv.State, want, ErrConflict))
+			return wait.Permanent(fmt.Errorf("invoice %s is %s, not %s: %w", short(hash), inv.State, want, ErrConflict))
 		case time.Now().After(inv.Created.Add(inv.Expiry)) && inv.State == InvoiceOpen:
-			return regtest.Permanent(fmt.Errorf("invoice %s expired unpaid", short(hash)))
+			return wait.Permanent(fmt.Errorf("invoice %s expired unpaid", short(hash)))
 		}
 		return fmt.Errorf("invoice %s is %s", short(hash), inv.State)
 	})

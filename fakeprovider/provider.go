@@ -12,7 +12,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/l402chaos/l402chaos/regtest"
+	"github.com/l402chaos/l402chaos/internal/wait"
 	"github.com/lightningnetwork/lnd/lntypes"
 	"google.golang.org/grpc"
 )
@@ -195,14 +195,14 @@ func (p *Provider) listenAPIs(ctx context.Context) error {
 	defer cancel()
 	listen := func(addr string) (net.Listener, error) {
 		var l net.Listener
-		err := regtest.Until(ctx, 50*time.Millisecond, func(context.Context) error {
+		err := wait.Until(ctx, 50*time.Millisecond, func(context.Context) error {
 			var err error
 			l, err = net.Listen("tcp", addr)
 			if errors.Is(err, syscall.EADDRINUSE) && !strings.HasSuffix(addr, ":0") {
 				return err
 			}
 			if err != nil {
-				return regtest.Permanent(err)
+				return wait.Permanent(err)
 			}
 			return nil
 		})
@@ -295,7 +295,7 @@ func (p *Provider) Ledger(ctx context.Context) (Snapshot, error) {
 	wctx, cancel := context.WithTimeout(ctx, ledgerWait)
 	defer cancel()
 	mark := p.ledger.mark()
-	waitErr := regtest.Until(wctx, 5*time.Millisecond, func(context.Context) error { return p.ledger.settled(mark) })
+	waitErr := wait.Until(wctx, 5*time.Millisecond, func(context.Context) error { return p.ledger.settled(mark) })
 	err := errors.Join(waitErr, p.ledger.refresh(ctx, p.ln))
 	return p.ledger.snapshot(p.now(), p.knobs.snapshot()), err
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/l402chaos/l402chaos/fakeprovider"
 	"github.com/l402chaos/l402chaos/fakeprovider/fakeprovidertest"
+	"github.com/l402chaos/l402chaos/internal/wait"
 	"github.com/l402chaos/l402chaos/regtest"
 	"github.com/l402chaos/l402chaos/regtest/regtesttest"
 	"github.com/lightninglabs/aperture/l402"
@@ -505,7 +506,7 @@ func TestKnobs(t *testing.T) {
 		require.Equal(t, 402, r.status)
 		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
-		require.NoError(t, regtest.Until(wctx, 100*time.Millisecond, func(context.Context) error {
+		require.NoError(t, wait.Until(wctx, 100*time.Millisecond, func(context.Context) error {
 			if r := send(t, http.MethodGet, p.URL()+"/data/lag", "", auth, nil); r.status != 200 {
 				return errors.New(http.StatusText(r.status))
 			}
@@ -529,7 +530,7 @@ func TestKnobs(t *testing.T) {
 		go func() { done <- ctl.Restart(ctx, time.Second, false) }()
 		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
-		require.NoError(t, regtest.Until(wctx, 20*time.Millisecond, func(context.Context) error {
+		require.NoError(t, wait.Until(wctx, 20*time.Millisecond, func(context.Context) error {
 			if r := send(t, http.MethodGet, url+"/data/x", "", auth, nil); r.err == nil {
 				return errors.New("still up")
 			}

@@ -19,6 +19,7 @@ import (
 	"github.com/btcsuite/btcd/rpcclient"
 	"github.com/btcsuite/btcd/txscript"
 	"github.com/btcsuite/btcd/wire"
+	"github.com/l402chaos/l402chaos/internal/wait"
 )
 
 // btcd's RPC credentials. The network is local regtest, and fixed values
@@ -144,9 +145,9 @@ func (c *Chain) start(ctx context.Context) error {
 func (c *Chain) waitReady(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, btcdReadyTimeout)
 	defer cancel()
-	err := Until(ctx, pollInterval, func(ctx context.Context) error {
+	err := wait.Until(ctx, pollInterval, func(ctx context.Context) error {
 		if err := c.proc.exited(); err != nil {
-			return stop(err)
+			return wait.Permanent(err)
 		}
 		if c.client == nil {
 			cert, err := os.ReadFile(c.certPath)

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/l402chaos/l402chaos/internal/wait"
 	"github.com/l402chaos/l402chaos/regtest"
 	"github.com/l402chaos/l402chaos/regtest/regtesttest"
 	"github.com/stretchr/testify/require"
@@ -110,7 +111,7 @@ func requireNothingLeftOf(t *testing.T, r ownerReport) {
 	defer cancel()
 	// The kernel delivers Pdeathsig, and tears down an exiting process's
 	// threads and sockets, asynchronously: wait for it.
-	err := regtest.Until(ctx, 20*time.Millisecond, func(context.Context) error {
+	err := wait.Until(ctx, 20*time.Millisecond, func(context.Context) error {
 		for _, pid := range r.Pids {
 			if alive(pid) {
 				return fmt.Errorf("process %d is alive", pid)

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/l402chaos/l402chaos/internal/wait"
 	"github.com/l402chaos/l402chaos/regtest"
 	"github.com/l402chaos/l402chaos/regtest/regtesttest"
 	"github.com/lightningnetwork/lnd/lnrpc"
@@ -39,7 +40,7 @@ func TestInterposedHopsCarryPayments(t *testing.T) {
 	// Each node learns the other's proxy address from the graph, which
 	// is where LND reconnects from.
 	for _, pair := range [][2]*regtest.Node{{alice, bob}, {bob, alice}} {
-		err := regtest.Until(ctx, 50*time.Millisecond, func(ctx context.Context) error {
+		err := wait.Until(ctx, 50*time.Millisecond, func(ctx context.Context) error {
 			info, err := pair[0].LN().GetNodeInfo(ctx, &lnrpc.NodeInfoRequest{PubKey: pair[1].PubKey()})
 			if err != nil {
 				return err
@@ -67,7 +68,7 @@ func TestInterposedHopsCarryPayments(t *testing.T) {
 	// LND keeps dialing the proxies, not the real addresses: after
 	// refused attempts the peers are still apart.
 	refusedBefore := p2ps[0].refused() + p2ps[1].refused()
-	err = regtest.Until(ctx, 50*time.Millisecond, func(ctx context.Context) error {
+	err = wait.Until(ctx, 50*time.Millisecond, func(ctx context.Context) error {
 		if got := p2ps[0].refused() + p2ps[1].refused() - refusedBefore; got < 2 {
 			return fmt.Errorf("%d reconnection attempts refused", got)
 		}
@@ -82,7 +83,7 @@ func TestInterposedHopsCarryPayments(t *testing.T) {
 	}
 	point := n.Channels()[0].Point
 	for _, node := range []*regtest.Node{alice, bob} {
-		err := regtest.Until(ctx, 50*time.Millisecond, func(ctx context.Context) error {
+		err := wait.Until(ctx, 50*time.Millisecond, func(ctx context.Context) error {
 			resp, err := node.LN().ListChannels(ctx, &lnrpc.ListChannelsRequest{ActiveOnly: true})
 			if err != nil {
 				return err
@@ -103,7 +104,7 @@ func TestInterposedHopsCarryPayments(t *testing.T) {
 // requirePeers waits until node has want peers.
 func requirePeers(t *testing.T, ctx context.Context, node *regtest.Node, want int) {
 	t.Helper()
-	err := regtest.Until(ctx, 50*time.Millisecond, func(ctx context.Context) error {
+	err := wait.Until(ctx, 50*time.Millisecond, func(ctx context.Context) error {
 		resp, err := node.LN().ListPeers(ctx, &lnrpc.ListPeersRequest{})
 		if err != nil {
 			return err

@@ -16,6 +16,7 @@ import (
 
 	"github.com/btcsuite/btcd/btcutil"
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
+	"github.com/l402chaos/l402chaos/internal/wait"
 	"github.com/lightningnetwork/lnd/lnrpc"
 	"golang.org/x/sync/errgroup"
 )
@@ -360,7 +361,7 @@ func (n *Network) fundWallets(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, lndReadyTimeout)
 	defer cancel()
 	for _, node := range n.Nodes() {
-		err := Until(ctx, pollInterval, func(ctx context.Context) error {
+		err := wait.Until(ctx, pollInterval, func(ctx context.Context) error {
 			bal, err := node.LN().WalletBalance(ctx, &lnrpc.WalletBalanceRequest{})
 			if err != nil {
 				return err
@@ -438,7 +439,7 @@ func (n *Network) WaitReady(ctx context.Context) error {
 	defer cancel()
 	for _, ch := range n.channels {
 		from, to := n.nodes[ch.From], n.nodes[ch.To]
-		err := Until(ctx, pollInterval, func(ctx context.Context) error {
+		err := wait.Until(ctx, pollInterval, func(ctx context.Context) error {
 			for _, pair := range [][2]*Node{{from, to}, {to, from}} {
 				active, err := channelActive(ctx, pair[0], ch.Point)
 				if err != nil {
@@ -460,7 +461,7 @@ func (n *Network) WaitReady(ctx context.Context) error {
 		}
 	}
 	alice, bob := n.nodes[Alice], n.nodes[Bob]
-	err := Until(ctx, pollInterval, func(ctx context.Context) error {
+	err := wait.Until(ctx, pollInterval, func(ctx context.Context) error {
 		return alice.probe(ctx, bob.PubKey(), 1000)
 	})
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/l402chaos/l402chaos/internal/wait"
 	"github.com/l402chaos/l402chaos/regtest"
 	"github.com/l402chaos/l402chaos/regtest/regtesttest"
 	"github.com/lightningnetwork/lnd/lnrpc"
@@ -177,7 +178,7 @@ func TestRoutedTopologyPaysThroughCarol(t *testing.T) {
 // requireBalance waits until node's local channel balance is want.
 func requireBalance(t *testing.T, ctx context.Context, node *regtest.Node, want uint64) {
 	t.Helper()
-	err := regtest.Until(ctx, 20*time.Millisecond, func(ctx context.Context) error {
+	err := wait.Until(ctx, 20*time.Millisecond, func(ctx context.Context) error {
 		bal, err := node.LN().ChannelBalance(ctx, &lnrpc.ChannelBalanceRequest{})
 		if err != nil {
 			return err

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/l402chaos/l402chaos/internal/wait"
 	"github.com/lightningnetwork/lnd/lnrpc"
 	"github.com/lightningnetwork/lnd/lnrpc/invoicesrpc"
 	"github.com/lightningnetwork/lnd/lnrpc/routerrpc"
@@ -220,9 +221,9 @@ func (n *Node) waitReady(ctx context.Context) error {
 	n.mu.Lock()
 	proc := n.proc
 	n.mu.Unlock()
-	err := Until(ctx, pollInterval, func(ctx context.Context) error {
+	err := wait.Until(ctx, pollInterval, func(ctx context.Context) error {
 		if err := proc.exited(); err != nil {
-			return stop(err)
+			return wait.Permanent(err)
 		}
 		if n.grpcConn() == nil {
 			if err := n.dial(); err != nil {
@@ -268,7 +269,7 @@ func (n *Node) synced(ctx context.Context) error {
 func (n *Node) WaitSynced(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, lndReadyTimeout)
 	defer cancel()
-	if err := Until(ctx, pollInterval, n.synced); err != nil {
+	if err := wait.Until(ctx, pollInterval, n.synced); err != nil {
 		return fmt.Errorf("wait for %s to sync: %w", n.name, err)
 	}
 	return nil

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/l402chaos/l402chaos/internal/wait"
 	"github.com/lightningnetwork/lnd/lnrpc"
 	"github.com/lightningnetwork/lnd/lnrpc/routerrpc"
 )
@@ -71,7 +72,7 @@ func (n *Node) pay(ctx context.Context, req *routerrpc.SendPaymentRequest) (*lnr
 func (n *Node) probe(ctx context.Context, dest string, amt int64) error {
 	destKey, err := hex.DecodeString(dest)
 	if err != nil {
-		return stop(fmt.Errorf("probe: bad destination %q", dest))
+		return wait.Permanent(fmt.Errorf("probe: bad destination %q", dest))
 	}
 	hash, addr := make([]byte, 32), make([]byte, 32)
 	rand.Read(hash)
@@ -101,7 +102,7 @@ func (n *Node) probe(ctx context.Context, dest string, amt int64) error {
 	case errors.As(err, &pe) && pe.Reason == lnrpc.PaymentFailureReason_FAILURE_REASON_INCORRECT_PAYMENT_DETAILS:
 		return nil
 	case err == nil:
-		return stop(fmt.Errorf("probe with a random hash succeeded"))
+		return wait.Permanent(fmt.Errorf("probe with a random hash succeeded"))
 	default:
 		return fmt.Errorf("probe %s -> %s: %w", n.name, short(dest), err)
 	}

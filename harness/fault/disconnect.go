@@ -8,6 +8,7 @@ import (
 	"github.com/lightningnetwork/lnd/lnrpc"
 
 	"github.com/l402chaos/l402chaos/harness"
+	"github.com/l402chaos/l402chaos/internal/wait"
 	"github.com/l402chaos/l402chaos/regtest"
 )
 
@@ -38,7 +39,7 @@ func (d Disconnect) Inject(ctx context.Context, env *harness.Env) (harness.Heal,
 		return net.WaitReady(ctx)
 	}
 	payer := net.Node(regtest.Alice)
-	err = regtest.Until(ctx, 100*time.Millisecond, func(ctx context.Context) error {
+	err = wait.Until(ctx, 100*time.Millisecond, func(ctx context.Context) error {
 		resp, err := payer.LN().ListChannels(ctx, &lnrpc.ListChannelsRequest{ActiveOnly: true})
 		if err != nil {
 			return err

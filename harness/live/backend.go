@@ -17,6 +17,7 @@ import (
 	"github.com/l402chaos/l402chaos/fakeprovider"
 	"github.com/l402chaos/l402chaos/harness"
 	"github.com/l402chaos/l402chaos/harness/history"
+	"github.com/l402chaos/l402chaos/internal/wait"
 	"github.com/l402chaos/l402chaos/regtest"
 )
 
@@ -330,7 +331,7 @@ func (b *Backend) watchHold(hash string) {
 	if err != nil {
 		return
 	}
-	_ = regtest.Until(b.ctx, watchRetry, func(ctx context.Context) error {
+	_ = wait.Until(b.ctx, watchRetry, func(ctx context.Context) error {
 		stream, err := b.payee.Invoices().SubscribeSingleInvoice(ctx, &invoicesrpc.SubscribeSingleInvoiceRequest{RHash: raw})
 		if err != nil {
 			return err
@@ -354,7 +355,7 @@ func (b *Backend) watchHold(hash string) {
 // restarts, and catching up on what it missed with ListPayments.
 func (b *Backend) watchPayments() {
 	defer b.wg.Done()
-	_ = regtest.Until(b.ctx, watchRetry, func(ctx context.Context) error {
+	_ = wait.Until(b.ctx, watchRetry, func(ctx context.Context) error {
 		stream, err := b.payer.Router().TrackPayments(ctx, &routerrpc.TrackPaymentsRequest{})
 		if err != nil {
 			return err

@@ -10,7 +10,7 @@ import (
 
 	"github.com/l402chaos/l402chaos/fakeprovider"
 	"github.com/l402chaos/l402chaos/harness/history"
-	"github.com/l402chaos/l402chaos/harness/live"
+	"github.com/l402chaos/l402chaos/harness/ledger"
 	"github.com/l402chaos/l402chaos/harness/property"
 )
 
@@ -85,7 +85,7 @@ func (w *World) TruthNow(ctx context.Context, plan history.Plan) (*history.Truth
 		errs = append(errs, fmt.Errorf("provider ledger: %w", err))
 		t.Errors = append(t.Errors, "provider ledger: "+err.Error())
 	}
-	holds := live.AddLedger(t, snap)
+	holds := ledger.Add(t, snap)
 	for _, h := range w.ln.order {
 		inv := w.ln.invoices[h]
 		t.Invoices = append(t.Invoices, history.Invoice{
