@@ -115,7 +115,7 @@
 // ReadAdapterEnv reads a purchase attempt from the environment,
 // AdapterAttempt runs it (Recover, then Do) and ReportFor turns the result
 // into the protocol's JSON line and exit code. chaos client and the
-// mutants of scenarios/mutant share them, so a mutant differs from the
+// mutants of client/mutant share them, so a mutant differs from the
 // reference client only in its one bug. A purchase left open in the
 // journal is never reported failed: if Do cannot even take its lock
 // before the deadline, the attempt is unknown.

@@ -7,10 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/l402chaos/l402chaos/client/mutant"
 	"github.com/l402chaos/l402chaos/harness/check"
 	"github.com/l402chaos/l402chaos/harness/property"
-	"github.com/l402chaos/l402chaos/scenarios"
-	"github.com/l402chaos/l402chaos/scenarios/mutant/catalog"
+	"github.com/l402chaos/l402chaos/harness/sim"
 )
 
 // explored runs rapid's sequences on worlds and counts the steps
@@ -43,7 +43,7 @@ func BenchmarkTiers(b *testing.B) {
 	var simSteps int
 	var simTime time.Duration
 	for seed := uint64(1); simTime < 5*time.Second; seed++ {
-		n, d := explored(b, scenarios.SimWorlds(""), liveConfig, property.ExploreOptions{Seed: seed, Checks: 100, Steps: 15, ShrinkTime: time.Second})
+		n, d := explored(b, sim.Worlds(""), liveConfig, property.ExploreOptions{Seed: seed, Checks: 100, Steps: 15, ShrinkTime: time.Second})
 		simSteps, simTime = simSteps+n, simTime+d
 	}
 	liveSteps, liveTime := explored(b, liveWorlds(b, ctx, cmd), liveConfig, property.ExploreOptions{Seed: 1, Checks: 2, Steps: 15, ShrinkTime: time.Second})
@@ -62,7 +62,7 @@ func BenchmarkTiers(b *testing.B) {
 // (before shrinking), median over five seeds, and the steps run until
 // then.
 func BenchmarkFindMutants(b *testing.B) {
-	for _, m := range catalog.All() {
+	for _, m := range mutant.All() {
 		b.Run(m.Name, func(b *testing.B) {
 			cs, err := check.ByName(m.CaughtBy)
 			if err != nil {
@@ -73,7 +73,7 @@ func BenchmarkFindMutants(b *testing.B) {
 			var times []time.Duration
 			var steps []int64
 			for seed := uint64(1); seed <= 5; seed++ {
-				f, err := property.Explore(context.Background(), scenarios.SimWorlds(m.Name), cfg,
+				f, err := property.Explore(context.Background(), sim.Worlds(m.Name), cfg,
 					property.ExploreOptions{Seed: seed, Checks: 1000, Steps: 30, ShrinkTime: time.Second})
 				if err != nil {
 					b.Fatal(err)

@@ -17,7 +17,6 @@ import (
 	"github.com/l402chaos/l402chaos/harness/check"
 	"github.com/l402chaos/l402chaos/harness/property"
 	"github.com/l402chaos/l402chaos/harness/sim"
-	"github.com/l402chaos/l402chaos/scenarios"
 )
 
 // replaySim carries steps out on a fresh simulator with the reference
@@ -25,7 +24,7 @@ import (
 func replaySim(t *testing.T, seed uint64, steps []property.Step) (*property.Machine, []string) {
 	t.Helper()
 	ctx := context.Background()
-	w, err := sim.New(sim.Config{Seed: seed, Buy: scenarios.SimBuyer("")})
+	w, err := sim.New(sim.Config{Seed: seed, Buy: sim.ClientBuyer("")})
 	t.Cleanup(func() { _ = w.Close() })
 	require.NoError(t, err)
 	m := property.NewMachine(w, seed, nil)
@@ -72,14 +71,14 @@ func TestSimDeterministic(t *testing.T) {
 	ctx := context.Background()
 	rapid.Check(t, func(rt *rapid.T) {
 		seed := rapid.Uint64().Draw(rt, "seed")
-		w, err := sim.New(sim.Config{Seed: seed, Buy: scenarios.SimBuyer("")})
+		w, err := sim.New(sim.Config{Seed: seed, Buy: sim.ClientBuyer("")})
 		if err != nil {
 			rt.Fatal(err)
 		}
 		defer w.Close()
 		m := property.NewMachine(w, seed, nil)
 		rt.Repeat(property.Actions(ctx, m, property.Config{MaxWait: 2 * time.Minute, Checkers: []check.Checker{}}))
-		w2, err := sim.New(sim.Config{Seed: seed, Buy: scenarios.SimBuyer("")})
+		w2, err := sim.New(sim.Config{Seed: seed, Buy: sim.ClientBuyer("")})
 		if err != nil {
 			rt.Fatal(err)
 		}

@@ -8,22 +8,22 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/l402chaos/l402chaos/client/mutant"
 	"github.com/l402chaos/l402chaos/harness"
 	"github.com/l402chaos/l402chaos/harness/check"
 	"github.com/l402chaos/l402chaos/scenarios"
-	"github.com/l402chaos/l402chaos/scenarios/mutant/catalog"
 )
 
 // exposes names, for each mutant, the scenario that reaches its bug.
 var exposes = map[string]string{
-	catalog.PayAfter5xx:      "5xx-persistent",
-	catalog.MemoryJournal:    "crash-htlc-held",
-	catalog.FailOnTimeout:    "hold-settled-after-give-up",
-	catalog.IgnoreRetryAfter: "429-retry-after",
-	catalog.Retry400:         "permanent-400",
-	catalog.PayAnyAmount:     "overpriced-invoice",
-	catalog.NoIdempotencyKey: "response-lost-after-processing",
-	catalog.NoTokenReuse:     "token-reuse",
+	mutant.PayAfter5xx:      "5xx-persistent",
+	mutant.MemoryJournal:    "crash-htlc-held",
+	mutant.FailOnTimeout:    "hold-settled-after-give-up",
+	mutant.IgnoreRetryAfter: "429-retry-after",
+	mutant.Retry400:         "permanent-400",
+	mutant.PayAnyAmount:     "overpriced-invoice",
+	mutant.NoIdempotencyKey: "response-lost-after-processing",
+	mutant.NoTokenReuse:     "token-reuse",
 }
 
 // TestMutantsCaught proves the checkers work: every deliberately broken
@@ -32,14 +32,14 @@ var exposes = map[string]string{
 // client passes the same scenarios (TestScenarios).
 func TestMutantsCaught(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	bin, err := catalog.Build(ctx, filepath.Join(binDir, "mutant"))
+	bin, err := mutant.Build(ctx, filepath.Join(binDir, "mutant"))
 	cancel()
 	require.NoError(t, err)
 	byName := map[string]harness.Scenario{}
 	for _, sc := range scenarios.All() {
 		byName[sc.Name] = sc
 	}
-	for _, m := range catalog.All() {
+	for _, m := range mutant.All() {
 		t.Run(m.Name, func(t *testing.T) {
 			sc, ok := byName[exposes[m.Name]]
 			require.True(t, ok, "no scenario exposes mutant %s", m.Name)

@@ -7,10 +7,10 @@ import (
 
 	"pgregory.net/rapid"
 
+	"github.com/l402chaos/l402chaos/client/mutant"
 	"github.com/l402chaos/l402chaos/harness/check"
 	"github.com/l402chaos/l402chaos/harness/property"
-	"github.com/l402chaos/l402chaos/scenarios"
-	"github.com/l402chaos/l402chaos/scenarios/mutant/catalog"
+	"github.com/l402chaos/l402chaos/harness/sim"
 )
 
 // simConfig is the property's sizing on the simulator: waits up to two
@@ -28,14 +28,14 @@ func TestPropertySim(t *testing.T) {
 	steps := rapidDefault(t, "rapid.steps", "30")
 	t.Logf("rapid seed %s, %s checks of %s steps on average; replay: go test ./scenarios -run '^TestPropertySim$' -rapid.seed=%s -rapid.checks=%s -rapid.steps=%s",
 		seed, checks, steps, seed, checks, steps)
-	rapid.Check(t, property.Property(context.Background(), scenarios.SimWorlds(""), simConfig))
+	rapid.Check(t, property.Property(context.Background(), sim.Worlds(""), simConfig))
 }
 
 // TestSimFindsMutants: the simulator finds every deliberately broken
 // client, through the checker that names its bug, and shrinks the
 // sequence.
 func TestSimFindsMutants(t *testing.T) {
-	for i, m := range catalog.All() {
+	for i, m := range mutant.All() {
 		t.Run(m.Name, func(t *testing.T) {
 			seed := uint64(i + 1)
 			cs, err := check.ByName(m.CaughtBy)
@@ -44,7 +44,7 @@ func TestSimFindsMutants(t *testing.T) {
 			}
 			cfg := simConfig
 			cfg.Checkers = cs
-			f, err := property.Explore(context.Background(), scenarios.SimWorlds(m.Name), cfg,
+			f, err := property.Explore(context.Background(), sim.Worlds(m.Name), cfg,
 				property.ExploreOptions{Seed: seed, Checks: 500, Steps: 30, ShrinkTime: 10 * time.Second})
 			if err != nil {
 				t.Fatal(err)

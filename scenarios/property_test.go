@@ -3,7 +3,6 @@ package scenarios_test
 import (
 	"context"
 	"flag"
-	"fmt"
 	"log/slog"
 	"maps"
 	"os"
@@ -18,9 +17,9 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/l402chaos/l402chaos/harness"
+	"github.com/l402chaos/l402chaos/harness/live"
 	"github.com/l402chaos/l402chaos/harness/property"
 	"github.com/l402chaos/l402chaos/regtest/regtesttest"
-	"github.com/l402chaos/l402chaos/scenarios"
 )
 
 // The real tier's size in CI: a live world starts in seconds and a step
@@ -87,9 +86,9 @@ func worldLogger(t testing.TB) *slog.Logger {
 
 // liveWorld starts a live world with the client cmd, closed when the test
 // ends.
-func liveWorld(t testing.TB, ctx context.Context, cmd []string) *scenarios.LiveWorld {
+func liveWorld(t testing.TB, ctx context.Context, cmd []string) *live.World {
 	t.Helper()
-	w, err := scenarios.NewLiveWorld(ctx, scenarios.LiveWorldOptions{Command: cmd, Logger: worldLogger(t)})
+	w, err := live.NewWorld(ctx, live.WorldOptions{Command: cmd, Logger: worldLogger(t)})
 	if w != nil {
 		t.Cleanup(func() { require.NoError(t, w.Close()) })
 	}
@@ -101,7 +100,7 @@ func liveWorld(t testing.TB, ctx context.Context, cmd []string) *scenarios.LiveW
 // when its sequence ends; the test's cleanup covers a sequence cut short.
 func liveWorlds(t testing.TB, ctx context.Context, cmd []string) property.NewWorld {
 	return func(_ *rapid.T, _ uint64) (property.World, error) {
-		w, err := scenarios.NewLiveWorld(ctx, scenarios.LiveWorldOptions{Command: cmd, Logger: worldLogger(t)})
+		w, err := live.NewWorld(ctx, live.WorldOptions{Command: cmd, Logger: worldLogger(t)})
 		if w != nil {
 			t.Cleanup(func() { _ = w.Close() })
 		}
@@ -144,7 +143,7 @@ func TestPropertyReal(t *testing.T) {
 	newWorld := func(rt *rapid.T, seed uint64) (property.World, error) {
 		worlds++
 		start := time.Now()
-		w, err := scenarios.NewLiveWorld(ctx, scenarios.LiveWorldOptions{Command: cmd, Logger: log})
+		w, err := live.NewWorld(ctx, live.WorldOptions{Command: cmd, Logger: log})
 		if w != nil {
 			// Property closes the world when the sequence ends; this
 			// also covers a sequence cut short.
@@ -277,33 +276,4 @@ func TestLiveWorldCrash(t *testing.T) {
 		"d1": {property.ClassDelivered},
 	}
 	require.Equal(t, want, property.Classes(history), "history:\n%s", b.String())
-}
-
-// A live world carries property steps out on a real regtest network;
-// pass the client under test's command to try another client.
-func ExampleNewLiveWorld() {
-	ctx := context.Background()
-	w, err := scenarios.NewLiveWorld(ctx, scenarios.LiveWorldOptions{})
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	defer w.Close()
-	m := property.NewMachine(w, 1, nil)
-	for _, s := range []property.Step{
-		{Op: property.OpFault, Fault: "knob error-after"},
-		{Op: property.OpBuy, Key: "o1", Service: property.ServiceOps},
-		{Op: property.OpHeal},
-	} {
-		if err := m.Apply(ctx, s); err != nil {
-			fmt.Println(err)
-			return
-		}
-	}
-	rs, _, err := m.Finish(ctx, nil)
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	fmt.Println(len(property.Invalid(rs)), property.Classes(m.History()))
 }

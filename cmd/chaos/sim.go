@@ -14,10 +14,10 @@ import (
 
 	"pgregory.net/rapid"
 
+	"github.com/l402chaos/l402chaos/client/mutant"
 	"github.com/l402chaos/l402chaos/harness/check"
 	"github.com/l402chaos/l402chaos/harness/property"
-	"github.com/l402chaos/l402chaos/scenarios"
-	"github.com/l402chaos/l402chaos/scenarios/mutant/catalog"
+	"github.com/l402chaos/l402chaos/harness/sim"
 )
 
 // chaos sim explores the property (harness/property) on the
@@ -89,7 +89,7 @@ func parseSimFlags(args []string, stderr io.Writer) (simSettings, error) {
 		seed    = fs.Uint64("seed", 0, "rapid's base seed: the same seed, -steps and -checks replay the same sequences (0: pick one and print it)")
 		steps   = fs.Int("steps", simDefaultSteps, "average number of steps per sequence")
 		checks  = fs.Int("checks", simDefaultChecks, "number of sequences to try")
-		client  = fs.String("client", simReference, "the client: "+simReference+", or a mutant of scenarios/mutant (one deliberate bug each)")
+		client  = fs.String("client", simReference, "the client: "+simReference+", or a mutant of client/mutant (one deliberate bug each)")
 		shrink  = fs.Duration("shrink", simDefaultShrink, "longest time spent shrinking a violation to a minimal sequence")
 		jsonOut = fs.Bool("json", false, "print the result as one JSON object on stdout; the text goes to stderr")
 	)
@@ -116,7 +116,7 @@ func parseSimFlags(args []string, stderr io.Writer) (simSettings, error) {
 	switch *client {
 	case "", simReference:
 	default:
-		m, ok := catalog.ByName(*client)
+		m, ok := mutant.ByName(*client)
 		if !ok {
 			return s, fmt.Errorf("%w: -client %q: want one of %s", errUsage, *client, strings.Join(simClients(), ", "))
 		}
@@ -132,7 +132,7 @@ func parseSimFlags(args []string, stderr io.Writer) (simSettings, error) {
 // simClients are -client's values.
 func simClients() []string {
 	names := []string{simReference}
-	for _, m := range catalog.All() {
+	for _, m := range mutant.All() {
 		names = append(names, m.Name)
 	}
 	return names
@@ -189,7 +189,7 @@ func simulate(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 	start := time.Now()
-	f, err := property.Explore(ctx, p.worlds(ctx, scenarios.SimWorlds(s.mutant)), cfg, property.ExploreOptions{
+	f, err := property.Explore(ctx, p.worlds(ctx, sim.Worlds(s.mutant)), cfg, property.ExploreOptions{
 		Seed: s.seed, Checks: s.checks, Steps: s.steps, ShrinkTime: s.shrink,
 	})
 	elapsed := time.Since(start)

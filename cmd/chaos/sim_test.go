@@ -11,7 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/l402chaos/l402chaos/scenarios/mutant/catalog"
+	"github.com/l402chaos/l402chaos/client/mutant"
 )
 
 func TestSimUsageErrors(t *testing.T) {
@@ -44,7 +44,7 @@ func TestSimUsageErrors(t *testing.T) {
 func TestSimUnknownClientListsClients(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	require.Equal(t, exitBadUsage, run(context.Background(), []string{"sim", "-client", "nope"}, &stdout, &stderr))
-	for _, m := range catalog.All() {
+	for _, m := range mutant.All() {
 		require.Contains(t, stderr.String(), m.Name)
 	}
 }
@@ -54,7 +54,7 @@ func TestSimHelp(t *testing.T) {
 	require.Equal(t, exitOK, run(context.Background(), []string{"sim", "-h"}, &stdout, &stderr))
 	require.Contains(t, stderr.String(), "usage: chaos sim")
 	require.Contains(t, stderr.String(), "64 bad usage")
-	require.Contains(t, stderr.String(), catalog.NoTokenReuse)
+	require.Contains(t, stderr.String(), mutant.NoTokenReuse)
 
 	stderr.Reset()
 	require.Equal(t, exitOK, run(context.Background(), []string{"help"}, &stdout, &stderr))
@@ -94,15 +94,15 @@ func replayArgs(t *testing.T, out string) []string {
 // for a per-token service, shrinks the sequence, and prints a replay line
 // that finds the same minimal sequence again.
 func TestSimFindsMutant(t *testing.T) {
-	code, out, errOut := simOut(t, context.Background(), "-client", catalog.NoTokenReuse, "-seed", "1", "-checks", "50", "-steps", "20")
+	code, out, errOut := simOut(t, context.Background(), "-client", mutant.NoTokenReuse, "-seed", "1", "-checks", "50", "-steps", "20")
 	require.Equal(t, exitInvalid, code, "stdout:\n%s\nstderr:\n%s", out, errOut)
 	require.Contains(t, out, "seed 1")
-	require.Contains(t, out, "INVALID: client "+catalog.NoTokenReuse)
-	require.Contains(t, out, catalog.TokenReuse+": invalid")
+	require.Contains(t, out, "INVALID: client "+mutant.NoTokenReuse)
+	require.Contains(t, out, mutant.TokenReuse+": invalid")
 	seq := minimalSequence(t, out)
 	require.Regexp(t, `^\s+1  \S`, seq)
 	require.Contains(t, out, "\nfound in sequence ")
-	require.Contains(t, out, "replay: go run ./cmd/chaos sim -seed 1 -steps 20 -checks 50 -client "+catalog.NoTokenReuse+"\n")
+	require.Contains(t, out, "replay: go run ./cmd/chaos sim -seed 1 -steps 20 -checks 50 -client "+mutant.NoTokenReuse+"\n")
 
 	// Deterministic: the replay line finds the same minimal sequence.
 	args := replayArgs(t, out)
@@ -134,19 +134,19 @@ func TestSimRandomSeed(t *testing.T) {
 }
 
 func TestSimJSON(t *testing.T) {
-	code, out, errOut := simOut(t, context.Background(), "-json", "-client", catalog.NoTokenReuse, "-seed", "1", "-checks", "50", "-steps", "20")
+	code, out, errOut := simOut(t, context.Background(), "-json", "-client", mutant.NoTokenReuse, "-seed", "1", "-checks", "50", "-steps", "20")
 	require.Equal(t, exitInvalid, code, errOut)
 	var res simResult
 	require.NoError(t, json.Unmarshal([]byte(out), &res), out)
 	require.Equal(t, "invalid", res.Verdict)
-	require.Equal(t, catalog.NoTokenReuse, res.Client)
+	require.Equal(t, mutant.NoTokenReuse, res.Client)
 	require.EqualValues(t, 1, res.Seed)
 	require.NotNil(t, res.Finding)
 	require.NotEmpty(t, res.Finding.Steps)
 	require.NotEmpty(t, res.Finding.Invalid)
-	require.Equal(t, catalog.TokenReuse, res.Finding.Invalid[0].Checker)
+	require.Equal(t, mutant.TokenReuse, res.Finding.Invalid[0].Checker)
 	require.Positive(t, res.FoundIn)
-	require.Contains(t, res.Replay, "chaos sim -seed 1 -steps 20 -checks 50 -client "+catalog.NoTokenReuse)
+	require.Contains(t, res.Replay, "chaos sim -seed 1 -steps 20 -checks 50 -client "+mutant.NoTokenReuse)
 	require.Contains(t, errOut, "minimal sequence", "the text goes to stderr")
 }
 

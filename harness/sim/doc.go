@@ -34,4 +34,10 @@
 // calls run, as the kernel's would release its locks, and nothing after.
 // Two processes of one journal run one after the other: the journal
 // (bbolt) lets only one process open it.
+//
+// ClientBuyer runs the reference client, or a mutant of client/mutant by
+// name, in a simulated process; Worlds makes a fresh World per rapid
+// check with it, for property.Property and property.Explore:
+//
+//	Worlds(name) ──> New(Config{Seed, Buy: ClientBuyer(name)}) ──> mutant.Buy(ctx, name, Rig)
 package sim

@@ -11,12 +11,11 @@ import (
 	"github.com/l402chaos/l402chaos/harness/history"
 	"github.com/l402chaos/l402chaos/harness/property"
 	"github.com/l402chaos/l402chaos/harness/sim"
-	"github.com/l402chaos/l402chaos/scenarios"
 )
 
 func newWorld(t *testing.T, seed uint64, mutant string) *sim.World {
 	t.Helper()
-	w, err := sim.New(sim.Config{Seed: seed, Buy: scenarios.SimBuyer(mutant)})
+	w, err := sim.New(sim.Config{Seed: seed, Buy: sim.ClientBuyer(mutant)})
 	t.Cleanup(func() { _ = w.Close() })
 	require.NoError(t, err)
 	return w

@@ -31,8 +31,8 @@ type Config struct {
 	// Seed seeds every choice the model makes.
 	Seed uint64
 	// Buy runs one purchase attempt of the client under test. Required:
-	// package scenarios passes sabotage.Buy with a mutant's name ("" for
-	// the reference client); harness packages do not import the mutants.
+	// ClientBuyer gives the reference client ("") or a mutant of
+	// client/mutant by name.
 	Buy Buyer
 	// StateDir holds the client's journals; default a temporary
 	// directory that Close removes (under /dev/shm when there is one: the
@@ -47,7 +47,7 @@ type Config struct {
 // Buyer runs one purchase attempt on a rig, as `chaos client` does.
 type Buyer func(ctx context.Context, r Rig) (*client.Outcome, error)
 
-// Rig is what a purchase attempt runs on: the fields of sabotage.Rig.
+// Rig is what a purchase attempt runs on: the fields of mutant.Rig.
 type Rig struct {
 	Env       client.AdapterEnv
 	Payer     client.Payer

@@ -12,11 +12,11 @@ import (
 	"time"
 
 	"github.com/l402chaos/l402chaos/client"
+	"github.com/l402chaos/l402chaos/client/mutant"
 	"github.com/l402chaos/l402chaos/fakeprovider"
 	"github.com/l402chaos/l402chaos/fakeprovider/fakeprovidertest"
 	"github.com/l402chaos/l402chaos/regtest"
 	"github.com/l402chaos/l402chaos/regtest/regtesttest"
-	"github.com/l402chaos/l402chaos/scenarios/mutant/catalog"
 	"github.com/stretchr/testify/require"
 )
 
@@ -79,7 +79,7 @@ func TestPayAnyAmountLive(t *testing.T) {
 			e[k] = v
 		}
 		e["L402_IDEMPOTENCY_KEY"], e["L402_STATE_DIR"] = "quote-2", t.TempDir()
-		rep, code := runMutant(t, ctx, bin, catalog.PayAnyAmount, e)
+		rep, code := runMutant(t, ctx, bin, mutant.PayAnyAmount, e)
 		require.Equal(t, 0, code, rep.Error)
 		require.Equal(t, client.ReportDelivered, rep.Outcome)
 		require.Equal(t, int64(overpricedMsat), rep.PaidMsat)

@@ -1,4 +1,4 @@
-package scenarios
+package live
 
 import (
 	"context"
@@ -15,13 +15,12 @@ import (
 	"github.com/l402chaos/l402chaos/harness/adapter"
 	"github.com/l402chaos/l402chaos/harness/fault"
 	"github.com/l402chaos/l402chaos/harness/history"
-	"github.com/l402chaos/l402chaos/harness/live"
 	"github.com/l402chaos/l402chaos/harness/property"
 )
 
-// LiveWorldOptions configures a LiveWorld. The zero value is the reference
+// WorldOptions configures a World. The zero value is the reference
 // client on the default network of the scripted scenarios.
-type LiveWorldOptions struct {
+type WorldOptions struct {
 	// Command is the client under test, speaking the exec adapter
 	// protocol v1 (a mutant's command, say). Nil: the reference client,
 	// built into the world's state directory; tests that start many
@@ -35,7 +34,7 @@ type LiveWorldOptions struct {
 	StateDir string
 }
 
-// LiveWorld is the real tier of property-based chaos: a property.World on
+// World is the real tier of property-based chaos: a property.World on
 // a regtest network (alice -> bob, direct, as the scripted scenarios run
 // by default) whose hops pass through toxiproxy, the fake provider on bob,
 // and the client under test run through the exec adapter, so that crash
@@ -44,8 +43,8 @@ type LiveWorldOptions struct {
 //	Machine ─Attempts─▶ exec client ─▶ client-provider proxy ─▶ provider (bob)
 //	                         └───────▶ client-lnd proxy ──────▶ alice ─▶ bob
 //	        ─Backend──▶ live.Backend: links, nodes, chain, phases, truth
-type LiveWorld struct {
-	backend *live.Backend
+type World struct {
+	backend *Backend
 	truth   truthBackend
 	client  *adapter.Exec
 	base    *url.URL
@@ -59,13 +58,13 @@ type LiveWorld struct {
 	closeErr  error
 }
 
-var _ property.World = (*LiveWorld)(nil)
+var _ property.World = (*World)(nil)
 
-// NewLiveWorld starts a live world: the network (from the snapshot cache),
+// NewWorld starts a live world: the network (from the snapshot cache),
 // the provider, the proxies, and the exec client. On failure it stops
 // whatever it had started.
-func NewLiveWorld(ctx context.Context, opts LiveWorldOptions) (_ *LiveWorld, err error) {
-	w := &LiveWorld{log: opts.Logger}
+func NewWorld(ctx context.Context, opts WorldOptions) (_ *World, err error) {
+	w := &World{log: opts.Logger}
 	if w.log == nil {
 		w.log = slog.New(slog.DiscardHandler)
 	}
@@ -87,11 +86,11 @@ func NewLiveWorld(ctx context.Context, opts LiveWorldOptions) (_ *LiveWorld, err
 			return nil, fmt.Errorf("live world: %w", err)
 		}
 	}
-	env, err := live.Start(ctx, harness.Network{}, w.log)
+	env, err := Start(ctx, harness.Network{}, w.log)
 	if err != nil {
 		return nil, fmt.Errorf("live world: %w", err)
 	}
-	b, ok := env.(*live.Backend)
+	b, ok := env.(*Backend)
 	if !ok {
 		env.Close()
 		return nil, fmt.Errorf("live world: backend is %T, want *live.Backend", env)
@@ -115,16 +114,16 @@ func NewLiveWorld(ctx context.Context, opts LiveWorldOptions) (_ *LiveWorld, err
 // Backend is the live backend, whose Truth starts at the world's epoch
 // (see Now). Faults find its provider, network and Drain by type
 // assertion, as on the live backend itself.
-func (w *LiveWorld) Backend() harness.Backend { return w.truth }
+func (w *World) Backend() harness.Backend { return w.truth }
 
 // Live is the live backend itself.
-func (w *LiveWorld) Live() *live.Backend { return w.backend }
+func (w *World) Live() *Backend { return w.backend }
 
 // Client is the exec client under test; it implements harness.Killer.
-func (w *LiveWorld) Client() harness.Client { return w.client }
+func (w *World) Client() harness.Client { return w.client }
 
 // BaseURL is the provider's URL through the client-provider proxy.
-func (w *LiveWorld) BaseURL() *url.URL {
+func (w *World) BaseURL() *url.URL {
 	u := *w.base
 	return &u
 }
@@ -132,7 +131,7 @@ func (w *LiveWorld) BaseURL() *url.URL {
 // Now is the wall clock. Its first reading is the world's epoch, the
 // Truth's Started: a Machine reads it first, when its history begins, so
 // history times and truth times share an origin, as on the simulator.
-func (w *LiveWorld) Now() time.Time {
+func (w *World) Now() time.Time {
 	now := time.Now()
 	w.epochOnce.Do(func() { w.epoch = now })
 	return now
@@ -140,7 +139,7 @@ func (w *LiveWorld) Now() time.Time {
 
 // started is the world's epoch: its first clock reading, now if the
 // clock was never read.
-func (w *LiveWorld) started() time.Time {
+func (w *World) started() time.Time {
 	w.Now()
 	return w.epoch
 }
@@ -149,8 +148,8 @@ func (w *LiveWorld) started() time.Time {
 // epoch; every other ability (Provider, Network, Drain, Count) is the live
 // backend's own.
 type truthBackend struct {
-	*live.Backend
-	world *LiveWorld
+	*Backend
+	world *World
 }
 
 // Truth is the live backend's ground truth with Started set to the
@@ -174,7 +173,7 @@ func (b truthBackend) TruthNow(ctx context.Context, plan history.Plan) (*history
 }
 
 // Pass sleeps d, or until ctx is done.
-func (w *LiveWorld) Pass(ctx context.Context, d time.Duration) error {
+func (w *World) Pass(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
@@ -190,7 +189,7 @@ func (w *LiveWorld) Pass(ctx context.Context, d time.Duration) error {
 // has happened once more than it had when the attempts started; if the
 // phase does not come before the attempt ends, the attempt ends on its
 // own.
-func (w *LiveWorld) Attempts(ctx context.Context, as []property.Attempt) []property.Report {
+func (w *World) Attempts(ctx context.Context, as []property.Attempt) []property.Report {
 	reps := make([]property.Report, len(as))
 	// The counts are read before any attempt starts: only what happens
 	// from now on can trigger a crash.
@@ -215,7 +214,7 @@ func (w *LiveWorld) Attempts(ctx context.Context, as []property.Attempt) []prope
 // attempt runs one purchase; with a crash phase, a kill of its key waits
 // for occurrence n of the phase beside it, and is called off once the
 // purchase has ended.
-func (w *LiveWorld) attempt(ctx context.Context, a property.Attempt, n int) property.Report {
+func (w *World) attempt(ctx context.Context, a property.Attempt, n int) property.Report {
 	if a.CrashAt == "" {
 		res, err := w.client.Purchase(ctx, a.Purchase)
 		return property.Report{Result: res, Err: err, At: w.Now()}
@@ -243,7 +242,7 @@ func (w *LiveWorld) attempt(ctx context.Context, a property.Attempt, n int) prop
 // Close stops the client's running attempts, the provider, the network
 // and the proxies, and removes the temporary state directory. It is
 // idempotent.
-func (w *LiveWorld) Close() error {
+func (w *World) Close() error {
 	w.closeOnce.Do(func() {
 		var errs []error
 		if w.client != nil {

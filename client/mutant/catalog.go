@@ -1,16 +1,4 @@
-package catalog
-
-import (
-	"bytes"
-	"context"
-	"errors"
-	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
-	"sync"
-)
+package mutant
 
 // Mutant is one deliberately broken client.
 type Mutant struct {
@@ -70,62 +58,4 @@ func ByName(name string) (Mutant, bool) {
 		}
 	}
 	return Mutant{}, false
-}
-
-// BinaryName is the file Build writes.
-const BinaryName = "l402-mutant"
-
-// ErrNoModule: Build was called outside the l402chaos module.
-var ErrNoModule = errors.New("not inside the l402chaos module")
-
-// builds remembers what Build made, by directory.
-var builds struct {
-	sync.Mutex
-	done map[string]string
-}
-
-// Build compiles the l402-mutant command into dir (from the module root,
-// found with go env GOMOD) and returns the binary's path. It builds once
-// per directory for the life of the process.
-func Build(ctx context.Context, dir string) (string, error) {
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return "", fmt.Errorf("build %s: %w", BinaryName, err)
-	}
-	builds.Lock()
-	defer builds.Unlock()
-	if bin, ok := builds.done[abs]; ok {
-		return bin, nil
-	}
-	root, err := moduleRoot(ctx)
-	if err != nil {
-		return "", fmt.Errorf("build %s: %w", BinaryName, err)
-	}
-	bin := filepath.Join(abs, BinaryName)
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./scenarios/mutant")
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("build %s: %w: %s", BinaryName, err, bytes.TrimSpace(out))
-	}
-	if builds.done == nil {
-		builds.done = map[string]string{}
-	}
-	builds.done[abs] = bin
-	return bin, nil
-}
-
-func moduleRoot(ctx context.Context) (string, error) {
-	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", fmt.Errorf("go env GOMOD: %w", err)
-	}
-	gomod := strings.TrimSpace(string(out))
-	if gomod == "" || gomod == os.DevNull {
-		return "", ErrNoModule
-	}
-	root := filepath.Dir(gomod)
-	if _, err := os.Stat(filepath.Join(root, "scenarios", "mutant")); err != nil {
-		return "", fmt.Errorf("%w: %s: %w", ErrNoModule, root, err)
-	}
-	return root, nil
 }

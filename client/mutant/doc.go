@@ -1,15 +1,27 @@
-// Package sabotage is the mutants' importable core: the reference L402
-// client (package client, as `chaos client` runs it) with exactly one
-// safety property sabotaged, runnable in-process. The l402-mutant
-// command (scenarios/mutant) is a thin wrapper that reads the exec
-// adapter environment, dials LND and calls Buy; a simulator calls Buy
-// directly with its own payer, clock and HTTP transport.
+// Package mutant holds the deliberately broken L402 clients, one bug
+// each: the reference client (package client, as `chaos client` runs it)
+// with exactly one safety property sabotaged, runnable in-process, and
+// the table of them, each with the checker of harness/check that must
+// catch it. The mutants exist to prove that the harness's checkers catch
+// what they claim to: a checker that passes a mutant is broken, and a
+// harness refactor is not finished until every mutant is still caught.
 //
-//	Buy(ctx, name, Rig{Env, Payer, Options, Transport, Log}) ──> *client.Outcome, error
+//	All() ──> Mutant{Name, Bug, CaughtBy}
+//	Buy(ctx, Name, Rig{Env, Payer, Options, Transport, Log}) ──> *client.Outcome, error
+//	Build(ctx, dir) ──go build──> dir/l402-mutant
+//	                                 │
+//	harness exec adapter ── l402-mutant -bug <Name> ──> history ──> CaughtBy says invalid
+//
+// Two ways to run a mutant. The l402-mutant command (cmd/l402-mutant),
+// which Build compiles, is a thin wrapper that reads the exec adapter
+// environment, dials LND and calls Buy, so tests in other packages can
+// run every mutant through the exec adapter against a real network. A
+// simulator (harness/sim) calls Buy directly with its own payer, clock
+// and HTTP transport.
 //
 // name "" is the reference client itself; every other name is a mutant
-// of catalog.All. The mutants exist to prove that the harness's checkers
-// catch what they claim to: a checker that passes a mutant is broken.
+// of All. The list is an explicit slice, the same the command's -list
+// prints, and Buy and the command refuse any name not in it.
 //
 // # How a bug is planted
 //
@@ -35,7 +47,7 @@
 // # The mutants
 //
 // The list, with the checker of harness/check that must catch each, is
-// package catalog's All; the sabotages are in sabotage.go.
+// All (catalog.go); the sabotages are in sabotage.go.
 //
 //   - pay-after-5xx: when the purchase ends paid but undelivered after
 //     a 5xx answer to the credentialed request (the provider's
@@ -88,4 +100,4 @@
 // state directory, which the harness removes, and no later run ever
 // reads it. Its name is random (os.MkdirTemp) but never read back, so
 // it decides nothing.
-package sabotage
+package mutant

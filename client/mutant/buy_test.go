@@ -1,4 +1,4 @@
-package sabotage
+package mutant
 
 import (
 	"cmp"

@@ -1,4 +1,4 @@
-package sabotage
+package mutant
 
 import (
 	"context"
@@ -8,13 +8,12 @@ import (
 	"time"
 
 	"github.com/l402chaos/l402chaos/client"
-	"github.com/l402chaos/l402chaos/scenarios/mutant/catalog"
 )
 
-// mutant is how one mutant departs from the reference client. Every
+// sabotage is how one mutant departs from the reference client. Every
 // field works through a public seam of package client; the zero value is
 // the reference client itself.
-type mutant struct {
+type sabotage struct {
 	// payer wraps the Rig's payer.
 	payer func(client.Payer) client.Payer
 	// transport wraps the Rig's HTTP transport.
@@ -32,24 +31,24 @@ type mutant struct {
 // giveUpAfter is how long fail-on-timeout waits for a payment.
 const giveUpAfter = 3 * time.Second
 
-// mutants maps every mutant of catalog.All to its sabotage.
-func mutants() map[string]mutant {
-	return map[string]mutant{
-		catalog.PayAfter5xx:   {startOverAfter5xx: true},
-		catalog.MemoryJournal: {scratchJournal: true},
-		catalog.FailOnTimeout: {
+// sabotages maps every mutant of All to its sabotage.
+func sabotages() map[string]sabotage {
+	return map[string]sabotage{
+		PayAfter5xx:   {startOverAfter5xx: true},
+		MemoryJournal: {scratchJournal: true},
+		FailOnTimeout: {
 			payer: func(p client.Payer) client.Payer { return failOnTimeout{Payer: p, after: giveUpAfter} },
 			// One payment per attempt: the false failure is what it
 			// reports, instead of paying a second challenge.
 			options: []client.Option{client.WithMaxPayments(1)},
 		},
-		catalog.IgnoreRetryAfter: {transport: func(rt http.RoundTripper) http.RoundTripper { return stripRetryAfter{rt} }},
-		catalog.Retry400:         {transport: func(rt http.RoundTripper) http.RoundTripper { return retry400{rt} }},
-		catalog.PayAnyAmount:     {options: []client.Option{client.WithMaxCost(math.MaxInt64)}},
-		catalog.NoIdempotencyKey: {transport: func(rt http.RoundTripper) http.RoundTripper { return stripIdempotencyKey{rt} }},
+		IgnoreRetryAfter: {transport: func(rt http.RoundTripper) http.RoundTripper { return stripRetryAfter{rt} }},
+		Retry400:         {transport: func(rt http.RoundTripper) http.RoundTripper { return retry400{rt} }},
+		PayAnyAmount:     {options: []client.Option{client.WithMaxCost(math.MaxInt64)}},
+		NoIdempotencyKey: {transport: func(rt http.RoundTripper) http.RoundTripper { return stripIdempotencyKey{rt} }},
 		// A token that expires as it is stored is never reused; the
 		// journal, and so at-most-once per purchase, is untouched.
-		catalog.NoTokenReuse: {options: []client.Option{client.WithTokenTTL(0)}},
+		NoTokenReuse: {options: []client.Option{client.WithTokenTTL(0)}},
 	}
 }
 

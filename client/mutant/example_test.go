@@ -1,4 +1,4 @@
-package sabotage_test
+package mutant_test
 
 import (
 	"cmp"
@@ -11,8 +11,7 @@ import (
 
 	"github.com/l402chaos/l402chaos/client"
 	"github.com/l402chaos/l402chaos/client/clienttest"
-	"github.com/l402chaos/l402chaos/scenarios/mutant/catalog"
-	"github.com/l402chaos/l402chaos/scenarios/mutant/sabotage"
+	"github.com/l402chaos/l402chaos/client/mutant"
 )
 
 // handler is an HTTP transport that serves every request in process.
@@ -38,14 +37,14 @@ func ExampleBuy() {
 		}
 		_, _ = issuer.Challenge(rw, 5_000_000) // msat
 	})
-	for _, name := range []string{"", catalog.PayAnyAmount} {
-		state, err := os.MkdirTemp("", "sabotage-example-")
+	for _, name := range []string{"", mutant.PayAnyAmount} {
+		state, err := os.MkdirTemp("", "mutant-example-")
 		if err != nil {
 			fmt.Println(err)
 			return
 		}
 		defer os.RemoveAll(state)
-		out, err := sabotage.Buy(context.Background(), name, sabotage.Rig{
+		out, err := mutant.Buy(context.Background(), name, mutant.Rig{
 			Env: client.AdapterEnv{
 				URL: "http://provider.invalid/data", Method: http.MethodGet, Key: "quote-1",
 				StateDir: state, MaxCostSat: 1000, Timeout: 10 * time.Second,
@@ -60,4 +59,20 @@ func ExampleBuy() {
 	// Output:
 	// reference      failed    paid 0 msat
 	// pay-any-amount delivered paid 5000000 msat
+}
+
+// Every mutant names the checker that must catch it.
+func ExampleAll() {
+	for _, m := range mutant.All() {
+		fmt.Printf("%-18s caught by %s\n", m.Name, m.CaughtBy)
+	}
+	// Output:
+	// pay-after-5xx      caught by at-most-once
+	// memory-journal     caught by at-most-once
+	// fail-on-timeout    caught by truthful-outcome
+	// ignore-retry-after caught by retry-discipline
+	// retry-400          caught by retry-discipline
+	// pay-any-amount     caught by price-cap
+	// no-idempotency-key caught by idempotent-side-effects
+	// no-token-reuse     caught by token-reuse
 }

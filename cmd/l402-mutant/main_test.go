@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/l402chaos/l402chaos/client"
-	"github.com/l402chaos/l402chaos/scenarios/mutant/catalog"
+	"github.com/l402chaos/l402chaos/client/mutant"
 	"github.com/stretchr/testify/require"
 )
 
@@ -37,7 +37,7 @@ func buildMutant(t *testing.T) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	bin, err := catalog.Build(ctx, binDir)
+	bin, err := mutant.Build(ctx, binDir)
 	require.NoError(t, err)
 	return bin
 }
@@ -64,8 +64,8 @@ func TestCommandLine(t *testing.T) {
 		out, _, code := exitOf(t, bin, "-list")
 		require.Zero(t, code)
 		lines := strings.Split(strings.TrimSpace(out), "\n")
-		require.Len(t, lines, len(catalog.All()))
-		for i, m := range catalog.All() {
+		require.Len(t, lines, len(mutant.All()))
+		for i, m := range mutant.All() {
 			require.Equal(t, []string{m.Name, m.CaughtBy}, strings.Fields(lines[i])[:2])
 		}
 	})
@@ -73,7 +73,7 @@ func TestCommandLine(t *testing.T) {
 		"unknown-bug": {"-bug", "no-such-bug"},
 		"no-bug":      nil,
 		"bad-flag":    {"-nope"},
-		"argument":    {"-bug", catalog.PayAnyAmount, "extra"},
+		"argument":    {"-bug", mutant.PayAnyAmount, "extra"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			out, stderr, code := exitOf(t, bin, args...)
@@ -82,13 +82,13 @@ func TestCommandLine(t *testing.T) {
 		})
 	}
 	t.Run("every-mutant-is-accepted", func(t *testing.T) {
-		for _, m := range catalog.All() {
+		for _, m := range mutant.All() {
 			_, stderr, code := exitOf(t, bin, m.Args()...)
 			require.Equal(t, 1, code, "%s: an empty environment is a failed attempt, not bad usage: %s", m.Name, stderr)
 		}
 	})
 	t.Run("bad-environment-is-failed", func(t *testing.T) {
-		out, _, code := exitOf(t, bin, "-bug", catalog.PayAnyAmount)
+		out, _, code := exitOf(t, bin, "-bug", mutant.PayAnyAmount)
 		require.Equal(t, 1, code)
 		var rep client.Report
 		require.NoError(t, json.Unmarshal([]byte(out), &rep))

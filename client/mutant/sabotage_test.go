@@ -1,4 +1,4 @@
-package sabotage
+package mutant
 
 import (
 	"cmp"
@@ -12,20 +12,19 @@ import (
 
 	"github.com/l402chaos/l402chaos/client"
 	"github.com/l402chaos/l402chaos/client/clienttest"
-	"github.com/l402chaos/l402chaos/scenarios/mutant/catalog"
 	"github.com/lightningnetwork/lnd/lntypes"
 	"github.com/stretchr/testify/require"
 )
 
 func TestEveryMutantIsInTheCatalog(t *testing.T) {
 	var names []string
-	for _, m := range catalog.All() {
+	for _, m := range All() {
 		names = append(names, m.Name)
 		require.NotEmpty(t, m.Bug, m.Name)
 		require.NotEmpty(t, m.CaughtBy, m.Name)
 	}
 	var keys []string
-	for k, s := range mutants() {
+	for k, s := range sabotages() {
 		keys = append(keys, k)
 		seams := 0
 		for _, set := range []bool{s.payer != nil, s.transport != nil, len(s.options) > 0, s.scratchJournal, s.startOverAfter5xx} {
@@ -63,7 +62,7 @@ func TestMutantsBuyNormallyWhenNothingGoesWrong(t *testing.T) {
 // names is the reference client's name, "", then every mutant's.
 func names() []string {
 	ns := []string{reference}
-	for _, m := range catalog.All() {
+	for _, m := range All() {
 		ns = append(ns, m.Name)
 	}
 	return ns
@@ -84,7 +83,7 @@ func TestPayAfter5xx(t *testing.T) {
 	t.Run("mutant", func(t *testing.T) {
 		w := newWorld(t)
 		w.serve(w.paywall(price, fail))
-		out, err := w.buy(context.Background(), catalog.PayAfter5xx, w.env(http.MethodPost, "/svc/a", "k1"))
+		out, err := w.buy(context.Background(), PayAfter5xx, w.env(http.MethodPost, "/svc/a", "k1"))
 		require.Error(t, err)
 		require.Equal(t, client.PaidNotDelivered, out.Result)
 		require.Equal(t, 2, out.Payments)
@@ -119,7 +118,7 @@ func TestMemoryJournal(t *testing.T) {
 		require.Equal(t, 1, w.registered(), "the second attempt tracks the first payment")
 	})
 	t.Run("mutant", func(t *testing.T) {
-		w := again(t, catalog.MemoryJournal)
+		w := again(t, MemoryJournal)
 		calls := w.payer.Calls()
 		require.Equal(t, 2, w.registered())
 		require.Equal(t, []lntypes.Hash{calls[0].Hash}, calls[1].InFlight, "the second payment started while the first was in flight")
@@ -142,7 +141,7 @@ func TestFailOnTimeout(t *testing.T) {
 		require.NoError(t, fake.Settle(hash))
 		require.Equal(t, client.PaySucceeded, fake.State(hash))
 
-		got, ok := sabotageOf(t, catalog.FailOnTimeout).payer(fake).(failOnTimeout)
+		got, ok := sabotageOf(t, FailOnTimeout).payer(fake).(failOnTimeout)
 		require.True(t, ok)
 		require.Equal(t, giveUpAfter, got.after)
 	})
@@ -158,7 +157,7 @@ func TestFailOnTimeout(t *testing.T) {
 	t.Run("mutant", func(t *testing.T) {
 		w := newWorld(t)
 		w.payer.SetDefault(clienttest.Behavior{Hang: true})
-		m := sabotageOf(t, catalog.FailOnTimeout)
+		m := sabotageOf(t, FailOnTimeout)
 		m.payer = func(p client.Payer) client.Payer { return failOnTimeout{Payer: p, after: 50 * time.Millisecond} }
 		out, err := w.buyWith(context.Background(), m, w.env(http.MethodGet, "/svc/a", "k1"))
 		require.Error(t, err)
@@ -208,7 +207,7 @@ func TestStripRetryAfter(t *testing.T) {
 		}
 	})
 	t.Run("mutant", func(t *testing.T) {
-		for _, d := range sleeps(t, catalog.IgnoreRetryAfter) {
+		for _, d := range sleeps(t, IgnoreRetryAfter) {
 			require.Less(t, d, time.Second, "retried on its own backoff")
 		}
 	})
@@ -243,7 +242,7 @@ func TestRetry400(t *testing.T) {
 		require.Equal(t, 1, requests(t, reference), "a 400 is never retried")
 	})
 	t.Run("mutant", func(t *testing.T) {
-		require.Equal(t, client.DefaultRetryPolicy().Attempts, requests(t, catalog.Retry400))
+		require.Equal(t, client.DefaultRetryPolicy().Attempts, requests(t, Retry400))
 	})
 }
 
@@ -261,7 +260,7 @@ func TestPayAnyAmount(t *testing.T) {
 	t.Run("mutant", func(t *testing.T) {
 		w := newWorld(t)
 		w.serve(w.paywall(overpriced, ok))
-		out, err := w.buy(context.Background(), catalog.PayAnyAmount, w.env(http.MethodGet, "/svc/a", "k1"))
+		out, err := w.buy(context.Background(), PayAnyAmount, w.env(http.MethodGet, "/svc/a", "k1"))
 		require.NoError(t, err)
 		require.Equal(t, client.Delivered, out.Result)
 		require.Equal(t, int64(overpriced), out.PaidMsat)
@@ -299,7 +298,7 @@ func TestStripIdempotencyKey(t *testing.T) {
 		require.Equal(t, []string{"order-1", "order-1"}, keys(t, reference))
 	})
 	t.Run("mutant", func(t *testing.T) {
-		require.Equal(t, []string{"", ""}, keys(t, catalog.NoIdempotencyKey))
+		require.Equal(t, []string{"", ""}, keys(t, NoIdempotencyKey))
 	})
 }
 
@@ -321,7 +320,7 @@ func TestNoTokenReuse(t *testing.T) {
 		require.Equal(t, 1, w.registered())
 	})
 	t.Run("mutant", func(t *testing.T) {
-		w, second := buyTwo(t, catalog.NoTokenReuse)
+		w, second := buyTwo(t, NoTokenReuse)
 		require.False(t, second.Reused)
 		require.Equal(t, 2, w.registered(), "paid again for a service it held a token for")
 	})

@@ -16,16 +16,17 @@
 // with client.ReportFor, so they differ only in the sabotage.
 //
 // The command is a thin wrapper; the sabotages live in the importable
-// package scenarios/mutant/sabotage, so that a simulator can run the
-// same mutants in process with its own payer, clock and transport:
+// package client/mutant, so that a simulator can run the same mutants in
+// process with its own payer, clock and transport:
 //
 //	flags, L402_* env ──ReadAdapterEnv──> AdapterEnv ─┐
-//	LND_* env ──regtest.Dial──> client.NewLNDPayer ───┴──> sabotage.Buy(ctx, NAME, Rig) ──ReportFor──> stdout
+//	LND_* env ──regtest.Dial──> client.NewLNDPayer ───┴──> mutant.Buy(ctx, NAME, Rig) ──ReportFor──> stdout
 //
 // The attempt is bounded by L402_TIMEOUT_SEC, and its HTTP requests go
 // through http.DefaultTransport. The list of mutants, with the checker
-// of harness/check that must catch each, is package catalog's All; what
-// each one does, and how, is described in package sabotage.
+// of harness/check that must catch each, is client/mutant's All; what
+// each one does, and how, is described in that package. Tests build
+// this command with mutant.Build.
 //
 // # Scratch journals
 //

@@ -1,4 +1,4 @@
-package sabotage
+package mutant
 
 import (
 	"context"
@@ -133,8 +133,8 @@ func (w *world) buy(ctx context.Context, name string, env client.AdapterEnv) (*c
 }
 
 // buyWith runs one purchase attempt with m, a sabotage a test adjusted.
-func (w *world) buyWith(ctx context.Context, m mutant, env client.AdapterEnv) (*client.Outcome, error) {
-	return m.buy(ctx, w.rig(env))
+func (w *world) buyWith(ctx context.Context, s sabotage, env client.AdapterEnv) (*client.Outcome, error) {
+	return s.buy(ctx, w.rig(env))
 }
 
 // registered is how many payments the fake node accepted.
@@ -148,9 +148,9 @@ func (w *world) registered() int {
 	return n
 }
 
-func sabotageOf(t *testing.T, name string) mutant {
+func sabotageOf(t *testing.T, name string) sabotage {
 	t.Helper()
-	m, ok := mutants()[name]
+	s, ok := sabotages()[name]
 	require.True(t, ok, "no sabotage for %s", name)
-	return m
+	return s
 }

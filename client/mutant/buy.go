@@ -1,4 +1,4 @@
-package sabotage
+package mutant
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 	"github.com/l402chaos/l402chaos/client"
 )
 
-// ErrUnknown: Buy was given a name that is not a mutant of catalog.All.
+// ErrUnknown: Buy was given a name that is not a mutant of All.
 var ErrUnknown = errors.New("unknown mutant")
 
 // httpTimeout is the reference client's default HTTP client timeout, kept
@@ -49,18 +49,18 @@ type Rig struct {
 // name returns an error wrapping ErrUnknown and client.ErrAdapterConfig,
 // having done nothing.
 func Buy(ctx context.Context, name string, r Rig) (*client.Outcome, error) {
-	var m mutant // the reference client
+	var s sabotage // the reference client
 	if name != "" {
 		var ok bool
-		if m, ok = mutants()[name]; !ok {
+		if s, ok = sabotages()[name]; !ok {
 			return nil, fmt.Errorf("%w: %w %q", client.ErrAdapterConfig, ErrUnknown, name)
 		}
 	}
-	return m.buy(ctx, r)
+	return s.buy(ctx, r)
 }
 
-// buy runs one purchase attempt with m's sabotage.
-func (m mutant) buy(ctx context.Context, r Rig) (*client.Outcome, error) {
+// buy runs one purchase attempt with sabotage s.
+func (s sabotage) buy(ctx context.Context, r Rig) (*client.Outcome, error) {
 	if r.Payer == nil {
 		return nil, fmt.Errorf("%w: nil payer", client.ErrAdapterConfig)
 	}
@@ -69,15 +69,15 @@ func (m mutant) buy(ctx context.Context, r Rig) (*client.Outcome, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	payer := r.Payer
-	if m.payer != nil {
-		payer = m.payer(payer)
+	if s.payer != nil {
+		payer = s.payer(payer)
 	}
 	transport := r.Transport
 	if transport == nil {
 		transport = http.DefaultTransport
 	}
-	if m.transport != nil {
-		transport = m.transport(transport)
+	if s.transport != nil {
+		transport = s.transport(transport)
 	}
 	opts := append([]client.Option(nil), r.Options...)
 	opts = append(opts,
@@ -85,10 +85,10 @@ func (m mutant) buy(ctx context.Context, r Rig) (*client.Outcome, error) {
 		client.WithLogger(log),
 		client.WithHTTPClient(&http.Client{Timeout: httpTimeout, Transport: transport}),
 	)
-	opts = append(opts, m.options...)
+	opts = append(opts, s.options...)
 
 	dir := r.Env.StateDir
-	if m.scratchJournal {
+	if s.scratchJournal {
 		scratch, cleanup, err := scratchDir(r.Env.StateDir)
 		if err != nil {
 			return nil, err
@@ -97,7 +97,7 @@ func (m mutant) buy(ctx context.Context, r Rig) (*client.Outcome, error) {
 		dir = scratch
 	}
 	out, err := purchase(ctx, r.Env, dir, payer, opts)
-	if !m.startOverAfter5xx || !paidThen5xx(out) {
+	if !s.startOverAfter5xx || !paidThen5xx(out) {
 		return out, err
 	}
 	log.Warn("paid and not delivered after a 5xx: starting over as a new purchase", "status", out.Status)

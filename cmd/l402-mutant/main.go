@@ -14,9 +14,8 @@ import (
 	"text/tabwriter"
 
 	"github.com/l402chaos/l402chaos/client"
+	"github.com/l402chaos/l402chaos/client/mutant"
 	"github.com/l402chaos/l402chaos/regtest"
-	"github.com/l402chaos/l402chaos/scenarios/mutant/catalog"
-	"github.com/l402chaos/l402chaos/scenarios/mutant/sabotage"
 	"github.com/lightningnetwork/lnd/lnrpc"
 	"github.com/lightningnetwork/lnd/lnrpc/routerrpc"
 )
@@ -56,7 +55,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	if *list {
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		for _, m := range catalog.All() {
+		for _, m := range mutant.All() {
 			fmt.Fprintf(tw, "%s\t%s\t%s\n", m.Name, m.CaughtBy, m.Bug)
 		}
 		if err := tw.Flush(); err != nil {
@@ -64,7 +63,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		return 0
 	}
-	if _, ok := catalog.ByName(*bug); !ok {
+	if _, ok := mutant.ByName(*bug); !ok {
 		fmt.Fprintf(stderr, "l402-mutant: unknown bug %q (see -list)\n", *bug)
 		fs.Usage()
 		return exitUsage
@@ -102,5 +101,5 @@ func buyOnce(ctx context.Context, bug string, getenv func(string) string, log *s
 	if err != nil {
 		return client.ReportFor(nil, fmt.Errorf("%w: %w", client.ErrAdapterConfig, err))
 	}
-	return client.ReportFor(sabotage.Buy(ctx, bug, sabotage.Rig{Env: env, Payer: payer, Log: log}))
+	return client.ReportFor(mutant.Buy(ctx, bug, mutant.Rig{Env: env, Payer: payer, Log: log}))
 }
