@@ -50,44 +50,6 @@ type Network struct {
 	TokenTTL time.Duration `json:"token_ttl,omitempty"`
 }
 
-// Traffic is one purchase key the client is asked to buy.
-type Traffic struct {
-	Key string `json:"key"`
-	// Service is the provider service: "data" (priced per token, GET) or
-	// "ops" (priced per request, POST with a side effect).
-	Service string `json:"service"`
-	Method  string `json:"method,omitempty"` // default: GET for data, POST for ops
-	Body    string `json:"body,omitempty"`
-	// Resource is the path under the service; default "p/<key>".
-	Resource string `json:"resource,omitempty"`
-	// MaxCostSat is the client's price cap; default 1000.
-	MaxCostSat int64 `json:"max_cost_sat,omitempty"`
-	// Processes runs that many client processes for the key at once.
-	Processes int `json:"processes,omitempty"`
-	// Instance is the client instance (state directory) to use.
-	Instance int `json:"instance,omitempty"`
-	// Concurrent starts this purchase with the previous one instead of
-	// after it.
-	Concurrent bool `json:"concurrent,omitempty"`
-	// Attempts bounds the runs of the key (restarts after a crash or an
-	// Info); default 3.
-	Attempts int `json:"attempts,omitempty"`
-	// ClientTimeout is the client's own deadline; default 60s.
-	ClientTimeout time.Duration `json:"client_timeout,omitempty"`
-	// Wait is a pause before the purchase starts: a scenario parameter
-	// (let a token expire), not a synchronisation.
-	Wait time.Duration `json:"wait,omitempty"`
-	// After delays the purchase until a phase has happened that many
-	// times (its Count), e.g. a second buyer once the first HTLC is held.
-	After *Trigger `json:"after,omitempty"`
-}
-
-// Trigger is a phase count.
-type Trigger struct {
-	Phase Phase `json:"phase"`
-	Count int   `json:"count"`
-}
-
 // Coverage is a dangerous moment a scenario must reach.
 type Coverage struct {
 	Name    string                                         `json:"name"`
@@ -127,18 +89,13 @@ func (s Scenario) Validate() error {
 	}
 	seen := map[string]bool{}
 	for _, t := range s.Traffic {
-		if t.Key == "" {
-			return fmt.Errorf("scenario %s: traffic without a key", s.Name)
+		if err := t.Validate(); err != nil {
+			return fmt.Errorf("scenario %s: %w", s.Name, err)
 		}
 		if seen[t.Key] && !t.Concurrent {
 			return fmt.Errorf("scenario %s: key %s twice", s.Name, t.Key)
 		}
 		seen[t.Key] = true
-		switch t.Service {
-		case "data", "ops":
-		default:
-			return fmt.Errorf("scenario %s: key %s: unknown service %q", s.Name, t.Key, t.Service)
-		}
 	}
 	switch s.Network.Topology {
 	case "", "direct", "routed":

@@ -1,7 +1,6 @@
 package reports
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -9,17 +8,16 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/l402chaos/l402chaos/harness"
+	"github.com/l402chaos/l402chaos/harness/check"
 	"github.com/l402chaos/l402chaos/harness/history"
 )
 
-// File names in a report directory and in each run's directory.
+// File names in a report directory. Each run's directory holds its
+// record, as history.WriteRecord writes it.
 const (
 	FileResults = "results.json"
 	FileJUnit   = "junit.xml"
 	FileHTML    = "report.html"
-	FileHistory = "history.jsonl"
-	FileTruth   = "truth.json"
 )
 
 // WriteDir writes results.json, junit.xml and report.html into dir,
@@ -29,7 +27,7 @@ const (
 // run.Dir already; a run without a Dir whose History is set has them
 // written here, under dir/<scenario>/, and its report's Dir says so. The
 // timeline of a run whose History is nil is read back from its Dir.
-func WriteDir(dir string, r Report, runs []*harness.Run) error {
+func WriteDir(dir string, r Report, runs []*check.RunResult) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("report dir: %w", err)
 	}
@@ -53,10 +51,7 @@ func WriteDir(dir string, r Report, runs []*harness.Run) error {
 		case run.History == nil && run.Dir != "":
 			// Best effort: a run without a readable history has no
 			// timeline, which the page says.
-			if f, err := os.Open(filepath.Join(run.Dir, FileHistory)); err == nil {
-				h, _ = history.ReadJSONL(f)
-				f.Close()
-			}
+			h, _ = history.ReadHistory(run.Dir)
 		}
 		if r.Runs[i].Events == 0 {
 			r.Runs[i].Events = len(h)
@@ -73,31 +68,23 @@ func WriteDir(dir string, r Report, runs []*harness.Run) error {
 		{FileJUnit, func(w io.Writer) error { return WriteJUnit(w, r) }},
 		{FileHTML, func(w io.Writer) error { return WriteHTML(w, r, histories) }},
 	} {
-		if err := writeFile(filepath.Join(dir, out.name), out.write); err != nil {
+		if err := history.WriteAtomic(filepath.Join(dir, out.name), out.write); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
 }
 
-// writeRunFiles writes a run's history and truth under dir/<scenario>/.
-func writeRunFiles(dir string, run *harness.Run, used map[string]bool) (string, error) {
+// writeRunFiles writes a run's record under dir/<scenario>/.
+func writeRunFiles(dir string, run *check.RunResult, used map[string]bool) (string, error) {
 	name := safeName(run.Scenario)
 	for i := 2; used[name]; i++ {
 		name = fmt.Sprintf("%s-%d", safeName(run.Scenario), i)
 	}
 	used[name] = true
 	sub := filepath.Join(dir, name)
-	if err := os.MkdirAll(sub, 0o755); err != nil {
+	if err := history.WriteRecord(sub, run.History, run.Truth); err != nil {
 		return "", err
-	}
-	if err := writeFile(filepath.Join(sub, FileHistory), run.History.WriteJSONL); err != nil {
-		return "", err
-	}
-	if run.Truth != nil {
-		if err := history.WriteFile(filepath.Join(sub, FileTruth), run.Truth); err != nil {
-			return "", fmt.Errorf("write %s: %w", FileTruth, err)
-		}
 	}
 	return sub, nil
 }
@@ -115,20 +102,4 @@ func safeName(s string) string {
 		s = "scenario" + s
 	}
 	return s
-}
-
-// writeFile writes a file in full or not at all.
-func writeFile(path string, write func(io.Writer) error) error {
-	var buf bytes.Buffer
-	if err := write(&buf); err != nil {
-		return fmt.Errorf("%s: %w", filepath.Base(path), err)
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, buf.Bytes(), 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
 }

@@ -1,13 +1,15 @@
 // Package reports renders finished runs for people and for CI.
 //
-//	[]*harness.Run ──New──▶ Report ─┬─WriteTable──▶ terminal (non-valid rows, a summary per scenario)
-//	     │                          ├─WriteJSON───▶ results.json (stable field order, ReadJSON reads it back)
-//	     │                          ├─WriteJUnit──▶ junit.xml (one testsuite, a testcase per checker result)
-//	     └── History ───────────────┴─WriteHTML───▶ report.html (one self-contained page with timelines)
+//	[]*check.RunResult ──New──▶ Report ─┬─WriteTable──▶ terminal (non-valid rows, a summary per scenario)
+//	     │                              ├─WriteJSON───▶ results.json (stable field order, ReadJSON reads it back)
+//	     │                              ├─WriteJUnit──▶ junit.xml (one testsuite, a testcase per checker result)
+//	     └── History ───────────────────┴─WriteHTML───▶ report.html (one self-contained page with timelines)
 //
 // WriteDir writes the three files into a report directory; each run's
-// history.jsonl and truth.json sit in the run's own directory, written by
-// the runner (or by WriteDir when the runner kept them in memory only).
+// record (history.jsonl and truth.json, history.WriteRecord) sits in the
+// run's own directory, written by the driver (or by WriteDir when the
+// driver kept it in memory only). Recheck reads the records of a run or
+// report directory back and judges them again, offline: chaos check.
 //
 // Verdicts keep the harness's three values all the way to CI. Invalid is
 // a failure with its witness; Unknown (a checker could not judge, the
@@ -15,7 +17,7 @@
 // failure against the client. Every run carries its seed and the one
 // command line that replays it.
 //
-// A report depends on the run only through harness.Run, its check results
-// and its history; it imports harness, harness/check and harness/history,
-// and starts nothing.
+// A report depends on a run only through check.RunResult and the run
+// record; it imports harness/check and harness/history, never the
+// harness that ran it, and starts nothing.
 package reports

@@ -4,21 +4,21 @@ import (
 	"os"
 	"time"
 
-	"github.com/l402chaos/l402chaos/harness"
 	"github.com/l402chaos/l402chaos/harness/check"
 	"github.com/l402chaos/l402chaos/reports"
 )
 
 func ExampleWriteTable() {
-	run := &harness.Run{
+	run := &check.RunResult{
 		Scenario: "reset-after-payment", Seed: 7, Duration: 12 * time.Second,
+		Replay: "go run ./cmd/chaos run -scenario='^reset-after-payment$' -seed=7",
 		Results: []check.Result{
 			{Checker: "at-most-once", Validity: check.Invalid, Message: "purchase k1 paid twice: 1a2b3c4d 5e6f7a8b", Events: []int64{3, 9}},
 			{Checker: "side-effects", Validity: check.Valid},
 		},
-		Coverage: []harness.CoverageResult{{Name: "paid before reset", Reached: true}},
+		Coverage: []check.CoverageResult{{Name: "paid before reset", Reached: true}},
 	}
-	r := reports.New([]*harness.Run{run}, reports.Meta{Seed: 7})
+	r := reports.New([]*check.RunResult{run}, reports.Meta{Seed: 7})
 	if err := reports.WriteTable(os.Stdout, r); err != nil {
 		panic(err)
 	}

@@ -6,7 +6,6 @@ import (
 	"io"
 	"time"
 
-	"github.com/l402chaos/l402chaos/harness"
 	"github.com/l402chaos/l402chaos/harness/check"
 )
 
@@ -51,12 +50,12 @@ type RunReport struct {
 	Replay  string         `json:"replay"`
 	Verdict check.Validity `json:"verdict"`
 	// Error is the harness's own failure; it makes the verdict Unknown.
-	Error    string                   `json:"error,omitempty"`
-	Client   string                   `json:"client,omitempty"`
-	Started  time.Time                `json:"started"`
-	Duration time.Duration            `json:"duration"`
-	Coverage []harness.CoverageResult `json:"coverage"`
-	Results  []check.Result           `json:"results"`
+	Error    string                 `json:"error,omitempty"`
+	Client   string                 `json:"client,omitempty"`
+	Started  time.Time              `json:"started"`
+	Duration time.Duration          `json:"duration"`
+	Coverage []check.CoverageResult `json:"coverage"`
+	Results  []check.Result         `json:"results"`
 	// Dir holds the run's history.jsonl and truth.json.
 	Dir string `json:"dir,omitempty"`
 	// Events is the length of the run's history.
@@ -64,7 +63,7 @@ type RunReport struct {
 }
 
 // New builds a report from finished runs, in their order.
-func New(runs []*harness.Run, meta Meta) Report {
+func New(runs []*check.RunResult, meta Meta) Report {
 	r := Report{
 		Tool: meta.Tool, Version: meta.Version, Seed: meta.Seed, Client: meta.Client,
 		Started: meta.Started, Duration: meta.Duration,
@@ -101,12 +100,12 @@ func New(runs []*harness.Run, meta Meta) Report {
 	return r
 }
 
-func newRun(run *harness.Run) RunReport {
+func newRun(run *check.RunResult) RunReport {
 	rr := RunReport{
 		Scenario: run.Scenario, Description: run.Description, Seed: run.Seed,
-		Replay: run.Replay(), Verdict: run.Verdict(), Error: run.Error(),
+		Replay: run.Replay, Verdict: run.Verdict(), Error: run.Error(),
 		Client: run.Client, Started: run.Started, Duration: run.Duration,
-		Coverage: append([]harness.CoverageResult{}, run.Coverage...),
+		Coverage: append([]check.CoverageResult{}, run.Coverage...),
 		Results:  append([]check.Result{}, run.Results...),
 		Dir:      run.Dir, Events: len(run.History),
 	}

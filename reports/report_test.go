@@ -7,11 +7,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/l402chaos/l402chaos/harness"
 	"github.com/l402chaos/l402chaos/harness/check"
 	"github.com/l402chaos/l402chaos/harness/history"
 	"github.com/l402chaos/l402chaos/reports"
@@ -19,6 +19,11 @@ import (
 )
 
 var started = time.Date(2025, 11, 23, 17, 0, 0, 0, time.UTC)
+
+// replay is the line a driver records to rerun a scenario with a seed.
+func replay(scenario string, seed int64) string {
+	return fmt.Sprintf("go run ./cmd/chaos run -scenario='^%s$' -seed=%d", regexp.QuoteMeta(scenario), seed)
+}
 
 // sampleHistory: one purchase paid twice across a partition, the second
 // payment inside the fault window.
@@ -42,9 +47,9 @@ func sampleHistory(key string) history.History {
 	return h
 }
 
-func invalidRun(name string) *harness.Run {
-	return &harness.Run{
-		Scenario: name, Description: "a reset after the payment", Seed: 8123,
+func invalidRun(name string) *check.RunResult {
+	return &check.RunResult{
+		Scenario: name, Description: "a reset after the payment", Seed: 8123, Replay: replay(name, 8123),
 		Started: started, Duration: 12 * time.Second, Client: "exec chaos client",
 		History: sampleHistory("k1"),
 		Results: []check.Result{
@@ -53,30 +58,30 @@ func invalidRun(name string) *harness.Run {
 			{Checker: "side-effects", Validity: check.Valid},
 			{Checker: "price-cap", Validity: check.Unknown, Message: "payer payments not collected"},
 		},
-		Coverage: []harness.CoverageResult{{Name: "paid before reset", Reached: true}},
+		Coverage: []check.CoverageResult{{Name: "paid before reset", Reached: true}},
 	}
 }
 
-func validRun(name string) *harness.Run {
-	return &harness.Run{
-		Scenario: name, Seed: 8123, Started: started.Add(12 * time.Second), Duration: 3 * time.Second,
+func validRun(name string) *check.RunResult {
+	return &check.RunResult{
+		Scenario: name, Seed: 8123, Replay: replay(name, 8123), Started: started.Add(12 * time.Second), Duration: 3 * time.Second,
 		Client:   "exec chaos client",
 		Results:  []check.Result{{Checker: "at-most-once", Validity: check.Valid}, {Checker: "side-effects", Validity: check.Valid}},
-		Coverage: []harness.CoverageResult{{Name: "held", Reached: true}},
+		Coverage: []check.CoverageResult{{Name: "held", Reached: true}},
 	}
 }
 
-func brokenRun(name string) *harness.Run {
-	return &harness.Run{
-		Scenario: name, Seed: 8123, Started: started.Add(15 * time.Second), Duration: time.Second,
+func brokenRun(name string) *check.RunResult {
+	return &check.RunResult{
+		Scenario: name, Seed: 8123, Replay: replay(name, 8123), Started: started.Add(15 * time.Second), Duration: time.Second,
 		Err:      fmt.Errorf("start backend: %w", errors.New("lnd did not become ready")),
 		Results:  []check.Result{{Checker: "at-most-once", Validity: check.Unknown, Message: "no history"}},
-		Coverage: []harness.CoverageResult{{Name: "held", Reached: false}},
+		Coverage: []check.CoverageResult{{Name: "held", Reached: false}},
 	}
 }
 
-func sampleRuns() []*harness.Run {
-	return []*harness.Run{invalidRun("reset-after-payment"), validRun("hold-invoice"), brokenRun("partition")}
+func sampleRuns() []*check.RunResult {
+	return []*check.RunResult{invalidRun("reset-after-payment"), validRun("hold-invoice"), brokenRun("partition")}
 }
 
 func TestNew(t *testing.T) {
@@ -90,7 +95,7 @@ func TestNew(t *testing.T) {
 
 	inv := r.Runs[0]
 	require.Equal(t, check.Invalid, inv.Verdict)
-	require.Equal(t, harness.ReplayCommand("reset-after-payment", 8123), inv.Replay)
+	require.Equal(t, replay("reset-after-payment", 8123), inv.Replay)
 	require.Equal(t, 8, inv.Events)
 	require.Equal(t, check.Valid, r.Runs[1].Verdict)
 	require.Equal(t, check.Unknown, r.Runs[2].Verdict)
@@ -133,7 +138,7 @@ func TestJSONRoundTrip(t *testing.T) {
 }
 
 func TestJSONEmptyListsAreArrays(t *testing.T) {
-	r := reports.New([]*harness.Run{{Scenario: "x"}}, reports.Meta{})
+	r := reports.New([]*check.RunResult{{Scenario: "x"}}, reports.Meta{})
 	var buf bytes.Buffer
 	require.NoError(t, reports.WriteJSON(&buf, r))
 	require.Contains(t, buf.String(), `"results": []`)
@@ -223,7 +228,7 @@ func TestJUnit(t *testing.T) {
 	require.NotNil(t, inv.Failure)
 	require.Equal(t, "purchase k1 paid twice: aaaaaaaa bbbbbbbb", inv.Failure.Message)
 	require.Contains(t, inv.Failure.Body, "history events: #3 #6")
-	require.Contains(t, inv.Failure.Body, "replay: "+harness.ReplayCommand("reset-after-payment", 8123))
+	require.Contains(t, inv.Failure.Body, "replay: "+replay("reset-after-payment", 8123))
 	require.Contains(t, inv.Failure.Body, strings.Repeat("b", 64))
 
 	cov := s.Cases[3]
@@ -253,7 +258,7 @@ func TestJUnit(t *testing.T) {
 func TestJUnitHostileText(t *testing.T) {
 	run := invalidRun(`<x a="1">&`)
 	run.Results[0].Message = "bad \x00\x1b[31m <failure> ]]> & \"quoted\"\nsecond line"
-	r := reports.New([]*harness.Run{run}, reports.Meta{})
+	r := reports.New([]*check.RunResult{run}, reports.Meta{})
 	var buf bytes.Buffer
 	require.NoError(t, reports.WriteJUnit(&buf, r))
 	var doc junitDoc
@@ -276,10 +281,10 @@ func TestTable(t *testing.T) {
 	require.Regexp(t, `(?m)^reset-after-payment\s+price-cap\s+unknown\s+payer payments not collected$`, out)
 	require.NotContains(t, out, "side-effects", "valid rows only when verbose")
 	require.Regexp(t, `(?m)^reset-after-payment\s+=\s+INVALID\s+3 checks: 1 valid, 1 invalid, 1 unknown; coverage 1/1; seed 8123`, out)
-	require.Contains(t, out, harness.ReplayCommand("reset-after-payment", 8123))
+	require.Contains(t, out, replay("reset-after-payment", 8123))
 
 	require.Regexp(t, `(?m)^hold-invoice\s+=\s+VALID\s+2 checks: 2 valid`, out)
-	require.NotContains(t, out, harness.ReplayCommand("hold-invoice", 8123), "a valid run needs no replay line")
+	require.NotContains(t, out, replay("hold-invoice", 8123), "a valid run needs no replay line")
 
 	require.Regexp(t, `(?m)^partition\s+harness\s+unknown\s+start backend: lnd did not become ready$`, out)
 	require.Regexp(t, `(?m)^partition\s+coverage\s+unknown\s+not reached: held$`, out)
@@ -290,14 +295,14 @@ func TestTable(t *testing.T) {
 	out = buf.String()
 	require.Regexp(t, `(?m)^reset-after-payment\s+side-effects\s+valid`, out)
 	require.Regexp(t, `(?m)^hold-invoice\s+coverage\s+valid\s+reached: held$`, out)
-	require.Contains(t, out, harness.ReplayCommand("hold-invoice", 8123))
+	require.Contains(t, out, replay("hold-invoice", 8123))
 }
 
 func TestTableKeepsOneLinePerRow(t *testing.T) {
 	run := invalidRun("s")
 	run.Results[0].Message = "line one\nline two\tthree\x1b[2J"
 	var buf bytes.Buffer
-	require.NoError(t, reports.WriteTable(&buf, reports.New([]*harness.Run{run}, reports.Meta{})))
+	require.NoError(t, reports.WriteTable(&buf, reports.New([]*check.RunResult{run}, reports.Meta{})))
 	require.Regexp(t, `(?m)^s\s+at-most-once\s+invalid\s+line one line two three \[2J \[#3 #6\]$`, buf.String())
 	require.NotContains(t, buf.String(), "\x1b")
 }
@@ -358,7 +363,7 @@ func TestWriteDir(t *testing.T) {
 	require.NoError(t, os.MkdirAll(runDir, 0o755))
 	runs := sampleRuns()
 	// The runner wrote the first run's files and dropped its history.
-	f, err := os.Create(filepath.Join(runDir, reports.FileHistory))
+	f, err := os.Create(filepath.Join(runDir, history.HistoryFile))
 	require.NoError(t, err)
 	require.NoError(t, runs[0].History.WriteJSONL(f))
 	require.NoError(t, f.Close())
@@ -377,13 +382,13 @@ func TestWriteDir(t *testing.T) {
 		require.FileExists(t, filepath.Join(out, name))
 	}
 	sub := filepath.Join(out, ".._escape_attempt")
-	f, err = os.Open(filepath.Join(sub, reports.FileHistory))
+	f, err = os.Open(filepath.Join(sub, history.HistoryFile))
 	require.NoError(t, err)
 	t.Cleanup(func() { f.Close() })
 	h, err := history.ReadJSONL(f)
 	require.NoError(t, err)
 	require.Equal(t, runs[1].History, h)
-	truth, err := history.ReadTruth(filepath.Join(sub, reports.FileTruth))
+	truth, err := history.ReadTruth(filepath.Join(sub, history.TruthFile))
 	require.NoError(t, err)
 	require.Equal(t, "alice", truth.Payer)
 
@@ -407,7 +412,7 @@ func TestJUnitBodyKeepsLines(t *testing.T) {
 	run := invalidRun("s")
 	run.Results[0].Message = "nul \x00 and ]]> end"
 	var buf bytes.Buffer
-	require.NoError(t, reports.WriteJUnit(&buf, reports.New([]*harness.Run{run}, reports.Meta{})))
+	require.NoError(t, reports.WriteJUnit(&buf, reports.New([]*check.RunResult{run}, reports.Meta{})))
 	require.Contains(t, buf.String(), "<![CDATA[")
 	require.NotContains(t, buf.String(), "\x00")
 	var doc junitDoc

@@ -11,16 +11,17 @@ import (
 	"github.com/l402chaos/l402chaos/harness/check"
 	"github.com/l402chaos/l402chaos/harness/property"
 	"github.com/l402chaos/l402chaos/harness/sim"
+	"github.com/l402chaos/l402chaos/internal/rapidflags"
 )
 
 // explored runs rapid's sequences on worlds and counts the steps
 // applied and the time, Finish and the checks included.
-func explored(b *testing.B, newWorld property.NewWorld, cfg property.Config, o property.ExploreOptions) (int, time.Duration) {
+func explored(b *testing.B, newWorld property.NewWorld, cfg property.Config, o rapidflags.Settings) (int, time.Duration) {
 	b.Helper()
 	n := 0
 	cfg.OnStep = func(property.Step) { n++ }
 	start := time.Now()
-	f, err := property.Explore(context.Background(), newWorld, cfg, o)
+	f, err := explore(b, newWorld, cfg, o)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -43,10 +44,10 @@ func BenchmarkTiers(b *testing.B) {
 	var simSteps int
 	var simTime time.Duration
 	for seed := uint64(1); simTime < 5*time.Second; seed++ {
-		n, d := explored(b, sim.Worlds(""), liveConfig, property.ExploreOptions{Seed: seed, Checks: 100, Steps: 15, ShrinkTime: time.Second})
+		n, d := explored(b, sim.Worlds(""), liveConfig, rapidflags.Settings{Seed: seed, Checks: 100, Steps: 15, ShrinkTime: time.Second})
 		simSteps, simTime = simSteps+n, simTime+d
 	}
-	liveSteps, liveTime := explored(b, liveWorlds(b, ctx, cmd), liveConfig, property.ExploreOptions{Seed: 1, Checks: 2, Steps: 15, ShrinkTime: time.Second})
+	liveSteps, liveTime := explored(b, liveWorlds(b, ctx, cmd), liveConfig, rapidflags.Settings{Seed: 1, Checks: 2, Steps: 15, ShrinkTime: time.Second})
 	liveRate := float64(liveSteps) / liveTime.Seconds()
 
 	simRate := float64(simSteps) / simTime.Seconds()
@@ -73,8 +74,8 @@ func BenchmarkFindMutants(b *testing.B) {
 			var times []time.Duration
 			var steps []int64
 			for seed := uint64(1); seed <= 5; seed++ {
-				f, err := property.Explore(context.Background(), sim.Worlds(m.Name), cfg,
-					property.ExploreOptions{Seed: seed, Checks: 1000, Steps: 30, ShrinkTime: time.Second})
+				f, err := explore(b, sim.Worlds(m.Name), cfg,
+					rapidflags.Settings{Seed: seed, Checks: 1000, Steps: 30, ShrinkTime: time.Second})
 				if err != nil {
 					b.Fatal(err)
 				}

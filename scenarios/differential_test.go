@@ -117,24 +117,24 @@ func TestSimDeterministic(t *testing.T) {
 // purchase the same outcome classes. A disagreement is a simulator bug or
 // a real LND or provider behaviour the simulator does not model.
 var differentialSteps = []property.Step{
-	{Op: property.OpBuy, Key: "o1", Service: property.ServiceOps},
-	{Op: property.OpBuy, Key: "d1", Service: property.ServiceData},
+	{Op: property.OpBuy, Key: "o1", Service: harness.ServiceOps},
+	{Op: property.OpBuy, Key: "d1", Service: harness.ServiceData},
 	{Op: property.OpFault, Fault: "knob retry-after"},
-	{Op: property.OpBuy, Key: "o2", Service: property.ServiceOps},
+	{Op: property.OpBuy, Key: "o2", Service: harness.ServiceOps},
 	{Op: property.OpHeal},
-	{Op: property.OpCrash, Key: "o3", Service: property.ServiceOps, Phase: harness.PaymentInFlight},
-	{Op: property.OpBuy, Key: "o3", Service: property.ServiceOps},
+	{Op: property.OpCrash, Key: "o3", Service: harness.ServiceOps, Phase: harness.PaymentInFlight},
+	{Op: property.OpBuy, Key: "o3", Service: harness.ServiceOps},
 	{Op: property.OpFault, Fault: "knob overpriced-invoice"},
-	{Op: property.OpBuy, Key: "o4", Service: property.ServiceOps},
+	{Op: property.OpBuy, Key: "o4", Service: harness.ServiceOps},
 	{Op: property.OpHeal},
 	{Op: property.OpFault, Fault: "down client-provider"},
-	{Op: property.OpBuy, Key: "d2", Service: property.ServiceData},
+	{Op: property.OpBuy, Key: "d2", Service: harness.ServiceData},
 	{Op: property.OpHeal},
 	{Op: property.OpFault, Fault: "knob drop-after on paid"},
-	{Op: property.OpBuy, Key: "w1", Service: property.ServiceData, Method: "POST"},
+	{Op: property.OpBuy, Key: "w1", Service: harness.ServiceData, Method: "POST"},
 	{Op: property.OpHeal},
 	{Op: property.OpFault, Fault: "knob error-after"},
-	{Op: property.OpBuy, Key: "d3", Service: property.ServiceData},
+	{Op: property.OpBuy, Key: "d3", Service: harness.ServiceData},
 	{Op: property.OpHeal},
 }
 

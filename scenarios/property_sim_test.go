@@ -11,6 +11,7 @@ import (
 	"github.com/l402chaos/l402chaos/harness/check"
 	"github.com/l402chaos/l402chaos/harness/property"
 	"github.com/l402chaos/l402chaos/harness/sim"
+	"github.com/l402chaos/l402chaos/internal/rapidflags"
 )
 
 // simConfig is the property's sizing on the simulator: waits up to two
@@ -44,8 +45,8 @@ func TestSimFindsMutants(t *testing.T) {
 			}
 			cfg := simConfig
 			cfg.Checkers = cs
-			f, err := property.Explore(context.Background(), sim.Worlds(m.Name), cfg,
-				property.ExploreOptions{Seed: seed, Checks: 500, Steps: 30, ShrinkTime: 10 * time.Second})
+			f, err := explore(t, sim.Worlds(m.Name), cfg,
+				rapidflags.Settings{Seed: seed, Checks: 500, Steps: 30, ShrinkTime: 10 * time.Second})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -62,4 +63,18 @@ func TestSimFindsMutants(t *testing.T) {
 			t.Logf("seed %d: found after %s (%d steps), shrunk to %d steps:\n%s%v", seed, f.FoundAfter.Round(time.Millisecond), f.StepsBefore, len(f.Steps), property.FormatSteps(f.Steps), f.Invalid)
 		})
 	}
+}
+
+// explore runs property.Explore under rapid settings of the test's own
+// (rapid keeps them in process-wide flags, which the test owns), without
+// fail files, and puts the flags back.
+func explore(tb testing.TB, newWorld property.NewWorld, cfg property.Config, o rapidflags.Settings) (*property.Finding, error) {
+	tb.Helper()
+	o.NoFailFile = true
+	restore, err := rapidflags.Set(o)
+	if err != nil {
+		return nil, err
+	}
+	defer restore()
+	return property.Explore(context.Background(), newWorld, cfg)
 }

@@ -187,14 +187,14 @@ func TestLiveWorldSteps(t *testing.T) {
 	t.Logf("world started in %s", time.Since(start).Round(time.Millisecond))
 
 	steps := []property.Step{
-		{Op: property.OpBuy, Key: "k1", Service: property.ServiceOps},
+		{Op: property.OpBuy, Key: "k1", Service: harness.ServiceOps},
 		{Op: property.OpFault, Fault: "knob error-after"},
-		{Op: property.OpBuy, Key: "k2", Service: property.ServiceData},
+		{Op: property.OpBuy, Key: "k2", Service: harness.ServiceData},
 		{Op: property.OpHeal},
-		{Op: property.OpCrash, Key: "k3", Service: property.ServiceData, Phase: harness.PaymentInFlight},
-		{Op: property.OpBuy, Key: "k3", Service: property.ServiceData},
+		{Op: property.OpCrash, Key: "k3", Service: harness.ServiceData, Phase: harness.PaymentInFlight},
+		{Op: property.OpBuy, Key: "k3", Service: harness.ServiceData},
 		{Op: property.OpFault, Fault: "down client-provider"},
-		{Op: property.OpBuy, Key: "k4", Service: property.ServiceData},
+		{Op: property.OpBuy, Key: "k4", Service: harness.ServiceData},
 		{Op: property.OpHeal},
 	}
 	m := property.NewMachine(w, 1, worldLogger(t))
@@ -247,9 +247,9 @@ func TestLiveWorldCrash(t *testing.T) {
 
 	m := property.NewMachine(w, 1, worldLogger(t))
 	for _, s := range []property.Step{
-		{Op: property.OpCrash, Key: "o1", Service: property.ServiceOps, Phase: harness.PaymentInFlight},
-		{Op: property.OpBuy, Key: "o1", Service: property.ServiceOps},
-		{Op: property.OpCrash, Key: "d1", Service: property.ServiceData, Phase: harness.SideEffectDone},
+		{Op: property.OpCrash, Key: "o1", Service: harness.ServiceOps, Phase: harness.PaymentInFlight},
+		{Op: property.OpBuy, Key: "o1", Service: harness.ServiceOps},
+		{Op: property.OpCrash, Key: "d1", Service: harness.ServiceData, Phase: harness.SideEffectDone},
 	} {
 		require.NoError(t, m.Apply(ctx, s), "step %s", s)
 	}

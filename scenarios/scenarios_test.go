@@ -79,9 +79,9 @@ func runner(t *testing.T, client harness.ClientFunc, name string) *harness.Runne
 
 // report explains a run on failure: verdicts, coverage, replay line, and
 // the history around the witnesses.
-func report(t *testing.T, run *harness.Run) string {
+func report(t *testing.T, run *check.RunResult) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "scenario %s seed %d: verdict %s\nreplay: %s\n", run.Scenario, run.Seed, run.Verdict(), run.Replay())
+	fmt.Fprintf(&b, "scenario %s seed %d: verdict %s\nreplay: %s\n", run.Scenario, run.Seed, run.Verdict(), run.Replay)
 	if run.Err != nil {
 		fmt.Fprintf(&b, "harness error: %v\n", run.Err)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/l402chaos/l402chaos/harness"
 	"github.com/l402chaos/l402chaos/harness/adapter"
 	"github.com/l402chaos/l402chaos/harness/check"
+	"github.com/l402chaos/l402chaos/harness/history"
 	"github.com/l402chaos/l402chaos/harness/live"
 	"github.com/l402chaos/l402chaos/reports"
 	"github.com/l402chaos/l402chaos/scenarios"
@@ -206,7 +207,7 @@ func runScenarios(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	fmt.Fprintf(out, "l402chaos: %d scenarios, seed %d%s, client %s\n", len(s.scenarios), s.seed, how, name)
 	start := time.Now()
-	var runs []*harness.Run
+	var runs []*check.RunResult
 	interrupted := false
 	for i, sc := range s.scenarios {
 		if ctx.Err() != nil {
@@ -216,7 +217,7 @@ func runScenarios(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		fmt.Fprintf(out, "\n=== RUN %s (%d/%d) seed=%d\n", sc.Name, i+1, len(s.scenarios), s.seed)
 		run := runner.Run(ctx, sc, s.seed)
 		runs = append(runs, run)
-		one := reports.New([]*harness.Run{run}, reports.Meta{Seed: s.seed})
+		one := reports.New([]*check.RunResult{run}, reports.Meta{Seed: s.seed})
 		if err := reports.WriteTable(out, one, reports.WithVerbose(s.verbose)); err != nil {
 			return err
 		}
@@ -234,7 +235,7 @@ func runScenarios(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	fmt.Fprintf(out, "reports: %s (%s, %s, %s; one directory per scenario with %s and %s)\n",
 		filepath.Join(s.dir, reports.FileHTML), reports.FileResults, reports.FileJUnit, reports.FileHTML,
-		reports.FileHistory, reports.FileTruth)
+		history.HistoryFile, history.TruthFile)
 	if s.json {
 		if err := reports.WriteJSON(stdout, r); err != nil {
 			return err
@@ -308,142 +309,30 @@ func recheck(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%w: want one directory, got %d arguments", errUsage, fs.NArg())
 	}
 	dir := fs.Arg(0)
-	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-		return fmt.Errorf("%w: %s is not a directory", errUsage, dir)
+	rc, err := reports.Recheck(dir, reports.Meta{Version: version()})
+	if errors.Is(err, reports.ErrNothingToCheck) {
+		return fmt.Errorf("%w: %w", errUsage, err)
 	}
-
-	var targets []recheckTarget
-	switch {
-	case exists(filepath.Join(dir, check.HistoryFile)):
-		targets = []recheckTarget{{dir: dir, recorded: recordedRun(dir)}}
-	case exists(filepath.Join(dir, reports.FileResults)):
-		rep, err := readReport(filepath.Join(dir, reports.FileResults))
-		if err != nil {
-			return err
-		}
-		for i := range rep.Runs {
-			rr := rep.Runs[i]
-			targets = append(targets, recheckTarget{dir: runDir(dir, rr), recorded: &rr})
-		}
-		if len(targets) == 0 {
-			return fmt.Errorf("%w: %s lists no runs", errUsage, filepath.Join(dir, reports.FileResults))
-		}
-	default:
-		return fmt.Errorf("%w: %s holds neither %s nor %s", errUsage, dir, check.HistoryFile, reports.FileResults)
+	if err != nil {
+		return err
 	}
-
 	out := stdout
 	if *jsonOut {
 		out = stderr
 	}
-	runs := make([]*harness.Run, len(targets))
-	for i, t := range targets {
-		runs[i] = t.recheck()
+	for _, note := range rc.Changed {
+		fmt.Fprintf(out, "note: %s\n", note)
 	}
-	r := reports.New(runs, reports.Meta{Version: version()})
-	for i, t := range targets {
-		if t.recorded == nil {
-			r.Runs[i].Replay = "" // the seed is not known
-			continue
-		}
-		if was := t.recorded.Verdict; was != r.Runs[i].Verdict {
-			fmt.Fprintf(out, "note: %s was %s when it ran; the checkers now say %s\n", r.Runs[i].Scenario, was, r.Runs[i].Verdict)
-		}
-	}
-	fmt.Fprintf(out, "rechecked %d runs in %s with %d checkers\n", len(runs), dir, len(check.All()))
-	if err := reports.WriteTable(out, r, reports.WithVerbose(*verbose)); err != nil {
+	fmt.Fprintf(out, "rechecked %d runs in %s with %d checkers\n", len(rc.Runs), dir, len(check.All()))
+	if err := reports.WriteTable(out, rc.Report, reports.WithVerbose(*verbose)); err != nil {
 		return err
 	}
 	if *jsonOut {
-		if err := reports.WriteJSON(stdout, r); err != nil {
+		if err := reports.WriteJSON(stdout, rc.Report); err != nil {
 			return err
 		}
 	}
-	return verdictExit(r.Verdict)
-}
-
-// recheckTarget is one run's directory and what results.json recorded
-// about the run, if anything.
-type recheckTarget struct {
-	dir      string
-	recorded *reports.RunReport
-}
-
-func (t recheckTarget) recheck() *harness.Run {
-	run := &harness.Run{Scenario: filepath.Base(absPath(t.dir)), Dir: t.dir}
-	if rr := t.recorded; rr != nil {
-		run.Scenario, run.Description, run.Seed, run.Client = rr.Scenario, rr.Description, rr.Seed, rr.Client
-		run.Started, run.Duration = rr.Started, rr.Duration
-		// Coverage is a fact of the history, unchanged by a recheck.
-		run.Coverage = rr.Coverage
-	}
-	res, err := check.Recheck(t.dir)
-	if err != nil {
-		run.Err = err
-		return run
-	}
-	run.Results = res
-	return run
-}
-
-// recordedRun finds what the report directory around a run directory
-// (its parent's results.json) recorded about the run.
-func recordedRun(dir string) *reports.RunReport {
-	rep, err := readReport(filepath.Join(dir, "..", reports.FileResults))
-	if err != nil {
-		return nil
-	}
-	abs := absPath(dir)
-	for i := range rep.Runs {
-		if rep.Runs[i].Dir != "" && absPath(rep.Runs[i].Dir) == abs {
-			return &rep.Runs[i]
-		}
-	}
-	for i := range rep.Runs {
-		if rep.Runs[i].Dir != "" && filepath.Base(rep.Runs[i].Dir) == filepath.Base(abs) {
-			return &rep.Runs[i]
-		}
-	}
-	return nil
-}
-
-// runDir is where a run of a report directory keeps its files: its
-// recorded Dir, or, when the report was moved, the directory of the same
-// name inside the report directory.
-func runDir(reportDir string, rr reports.RunReport) string {
-	if rr.Dir != "" && exists(filepath.Join(rr.Dir, check.HistoryFile)) {
-		return rr.Dir
-	}
-	name := rr.Scenario
-	if rr.Dir != "" {
-		name = filepath.Base(rr.Dir)
-	}
-	return filepath.Join(reportDir, name)
-}
-
-func readReport(path string) (reports.Report, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return reports.Report{}, err
-	}
-	defer f.Close()
-	r, err := reports.ReadJSON(f)
-	if err != nil {
-		return reports.Report{}, fmt.Errorf("%s: %w", path, err)
-	}
-	return r, nil
-}
-
-func exists(path string) bool {
-	_, err := os.Stat(path)
-	return err == nil
-}
-
-func absPath(p string) string {
-	if abs, err := filepath.Abs(p); err == nil {
-		return abs
-	}
-	return filepath.Clean(p)
+	return verdictExit(rc.Report.Verdict)
 }
 
 func scenarioNames(scs []harness.Scenario) []string {

@@ -201,13 +201,7 @@ func runRecord(paidTwice bool) (history.History, *history.Truth) {
 
 func writeRecord(t *testing.T, dir string, h history.History, tr *history.Truth) {
 	t.Helper()
-	require.NoError(t, os.MkdirAll(dir, 0o755))
-	f, err := os.Create(filepath.Join(dir, check.HistoryFile))
-	require.NoError(t, err)
-	t.Cleanup(func() { f.Close() })
-	require.NoError(t, h.WriteJSONL(f))
-	require.NoError(t, f.Close())
-	require.NoError(t, history.WriteFile(filepath.Join(dir, check.TruthFile), tr))
+	require.NoError(t, history.WriteRecord(dir, h, tr))
 }
 
 func TestCheckValidRun(t *testing.T) {
@@ -254,7 +248,7 @@ func TestCheckUnknownRun(t *testing.T) {
 	require.Regexp(t, `(?m)=\s+UNKNOWN`, stdout.String())
 
 	// A history that cannot be read is the harness's failure too.
-	require.NoError(t, os.WriteFile(filepath.Join(dir, check.HistoryFile), []byte("{not json\n"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, history.HistoryFile), []byte("{not json\n"), 0o644))
 	stdout.Reset()
 	code = run(context.Background(), []string{"check", dir}, &stdout, &stderr)
 	require.Equal(t, exitUnknown, code, stdout.String())
@@ -270,11 +264,11 @@ func TestCheckReportDir(t *testing.T) {
 	hi, ti := runRecord(true)
 	writeRecord(t, filepath.Join(dir, "good"), hv, tv)
 	writeRecord(t, filepath.Join(dir, "double-pay"), hi, ti)
-	runs := []*harness.Run{
-		{Scenario: "good", Seed: 42, Dir: "/elsewhere/good", Coverage: []harness.CoverageResult{{Name: "paid", Reached: true}},
+	runs := []*check.RunResult{
+		{Scenario: "good", Seed: 42, Replay: harness.ReplayCommand("good", 42), Dir: "/elsewhere/good", Coverage: []check.CoverageResult{{Name: "paid", Reached: true}},
 			Results: []check.Result{{Checker: "at-most-once", Validity: check.Valid}}},
 		// Recorded as valid: the checkers have changed since.
-		{Scenario: "double-pay", Seed: 42, Dir: "/elsewhere/double-pay", Coverage: []harness.CoverageResult{{Name: "paid", Reached: true}},
+		{Scenario: "double-pay", Seed: 42, Replay: harness.ReplayCommand("double-pay", 42), Dir: "/elsewhere/double-pay", Coverage: []check.CoverageResult{{Name: "paid", Reached: true}},
 			Results: []check.Result{{Checker: "at-most-once", Validity: check.Valid}}},
 	}
 	f, err := os.Create(filepath.Join(dir, reports.FileResults))

@@ -18,6 +18,7 @@ import (
 	"github.com/l402chaos/l402chaos/harness/check"
 	"github.com/l402chaos/l402chaos/harness/property"
 	"github.com/l402chaos/l402chaos/harness/sim"
+	"github.com/l402chaos/l402chaos/internal/rapidflags"
 )
 
 // chaos sim explores the property (harness/property) on the
@@ -175,6 +176,16 @@ func simulate(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	fmt.Fprintf(out, "l402chaos sim: client %s, seed %d%s, %d sequences of about %d steps\n", s.clientName(), s.seed, how, s.checks, s.steps)
 
+	// rapid keeps its settings in process-wide flags: this command owns
+	// the process, so it sets them.
+	restore, err := rapidflags.Set(rapidflags.Settings{
+		Seed: s.seed, Checks: s.checks, Steps: s.steps, ShrinkTime: s.shrink, NoFailFile: true,
+	})
+	if err != nil {
+		return err
+	}
+	defer restore()
+
 	tty := isTerminal(stderr)
 	every := progressPlain
 	if tty {
@@ -189,9 +200,7 @@ func simulate(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 	start := time.Now()
-	f, err := property.Explore(ctx, p.worlds(ctx, sim.Worlds(s.mutant)), cfg, property.ExploreOptions{
-		Seed: s.seed, Checks: s.checks, Steps: s.steps, ShrinkTime: s.shrink,
-	})
+	f, err := property.Explore(ctx, p.worlds(ctx, sim.Worlds(s.mutant)), cfg)
 	elapsed := time.Since(start)
 	p.stop()
 

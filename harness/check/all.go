@@ -3,8 +3,6 @@ package check
 import (
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/l402chaos/l402chaos/harness/history"
@@ -12,12 +10,6 @@ import (
 
 // ErrUnknownChecker is returned by ByName for a name no checker has.
 var ErrUnknownChecker = errors.New("unknown checker")
-
-// File names of a run's record, as Recheck reads them.
-const (
-	HistoryFile = "history.jsonl"
-	TruthFile   = "truth.json"
-)
 
 // All returns every checker, in a fixed order.
 func All() []Checker {
@@ -61,19 +53,10 @@ func ByName(names ...string) ([]Checker, error) {
 	return out, nil
 }
 
-// Recheck runs every checker again on a run's record: dir/history.jsonl
-// and dir/truth.json, as the runner wrote them.
+// Recheck runs every checker again on the run record in dir
+// (history.WriteRecord), as a driver wrote it.
 func Recheck(dir string) ([]Result, error) {
-	f, err := os.Open(filepath.Join(dir, HistoryFile))
-	if err != nil {
-		return nil, fmt.Errorf("recheck: %w", err)
-	}
-	defer f.Close()
-	h, err := history.ReadJSONL(f)
-	if err != nil {
-		return nil, fmt.Errorf("recheck %s: %w", f.Name(), err)
-	}
-	t, err := history.ReadTruth(filepath.Join(dir, TruthFile))
+	h, t, err := history.ReadRecord(dir)
 	if err != nil {
 		return nil, fmt.Errorf("recheck: %w", err)
 	}

@@ -84,6 +84,25 @@ type Checker interface {
 	Check(h history.History, t *history.Truth) Result
 }
 
+// Final is an optional Checker ability, found by type assertion: a
+// checker whose invariant holds only of a run that has healed and
+// resolved what it left open (a lost payment may still be recovered, an
+// HTLC still be settled) says so. Every other checker's invariant holds
+// at every moment of a run, so it may judge a run midway.
+type Final interface {
+	Checker
+	// Final reports whether the checker judges only a healed run.
+	Final() bool
+}
+
+// HoldsAnytime reports whether c's invariant holds at every moment of a
+// run, not only once it has healed: the checkers a driver may run
+// between steps.
+func HoldsAnytime(c Checker) bool {
+	f, ok := c.(Final)
+	return !ok || !f.Final()
+}
+
 // Run runs every checker. A checker that panics answers Unknown: a bug in
 // the harness is never a verdict against the client.
 func Run(h history.History, t *history.Truth, cs []Checker) []Result {

@@ -2,8 +2,6 @@ package check_test
 
 import (
 	"io/fs"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -75,12 +73,7 @@ func TestRecheck(t *testing.T) {
 	s, _ := paidTwice()
 	s.t.balanced()
 	dir := t.TempDir()
-	f, err := os.Create(filepath.Join(dir, check.HistoryFile))
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = f.Close() })
-	require.NoError(t, s.h.h.WriteJSONL(f))
-	require.NoError(t, f.Close())
-	require.NoError(t, history.WriteFile(filepath.Join(dir, check.TruthFile), s.t.t))
+	require.NoError(t, history.WriteRecord(dir, s.h.h, s.t.t))
 
 	got, err := check.Recheck(dir)
 	require.NoError(t, err)

@@ -17,6 +17,9 @@ type Hygiene struct{}
 
 func (Hygiene) Name() string { return "hygiene" }
 
+// Final: HTLCs clear and balances add up only once the run has healed.
+func (Hygiene) Final() bool { return true }
+
 func (c Hygiene) Check(h history.History, t *history.Truth) Result {
 	if why, bad := precheck(h, t, paymentsMissing); bad {
 		return unknown(c.Name(), why)

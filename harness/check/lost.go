@@ -16,6 +16,10 @@ type NoLostPayment struct{}
 
 func (NoLostPayment) Name() string { return "no-lost-payment" }
 
+// Final: a settled payment may yet be delivered once the run heals and
+// the purchase is rerun.
+func (NoLostPayment) Final() bool { return true }
+
 func (c NoLostPayment) Check(h history.History, t *history.Truth) Result {
 	if why, bad := precheck(h, t, paymentsMissing, ledgerMissing); bad {
 		return unknown(c.Name(), why)

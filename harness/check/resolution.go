@@ -16,6 +16,9 @@ type EventualResolution struct{}
 
 func (EventualResolution) Name() string { return "eventual-resolution" }
 
+// Final: a purchase is due to be resolved only once the run has healed.
+func (EventualResolution) Final() bool { return true }
+
 func (c EventualResolution) Check(h history.History, t *history.Truth) Result {
 	if why, bad := precheck(h, t, paymentsMissing, ledgerMissing); bad {
 		return unknown(c.Name(), why)

@@ -122,3 +122,21 @@ func Short(hash string) string {
 	}
 	return hash
 }
+
+// Completion is the event that ends a purchase attempt: OK for
+// delivered, Fail for failed, Info for anything else and for an attempt
+// that reported nothing usable (err): it may have happened.
+func Completion(proc int, key string, attempt int, res Result, err error) Event {
+	e := Event{Process: proc, F: Purchase, Key: key, Attempt: attempt, Value: &res}
+	switch {
+	case err != nil:
+		e.Type, e.Detail = Info, err.Error()
+	case res.Outcome == Delivered:
+		e.Type = OK
+	case res.Outcome == Failed:
+		e.Type = Fail
+	default:
+		e.Type = Info
+	}
+	return e
+}

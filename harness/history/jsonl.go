@@ -53,15 +53,6 @@ func ReadJSONL(r io.Reader) (History, error) {
 	return h, nil
 }
 
-// WriteFile writes v as indented JSON to path.
-func WriteFile(path string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(path, append(b, '\n'), 0o644)
-}
-
 // ReadTruth reads a truth.json file.
 func ReadTruth(path string) (*Truth, error) {
 	b, err := os.ReadFile(path)

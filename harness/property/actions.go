@@ -8,6 +8,7 @@ import (
 
 	"pgregory.net/rapid"
 
+	"github.com/l402chaos/l402chaos/harness"
 	"github.com/l402chaos/l402chaos/harness/check"
 )
 
@@ -74,10 +75,14 @@ func newDrawer(cfg Config) *drawer {
 }
 
 // kinds are what a key can buy: its prefix, service and method.
-var kinds = []struct{ prefix, service, method string }{
-	{"d", ServiceData, ""},
-	{"o", ServiceOps, ""},
-	{"w", ServiceData, "POST"}, // a write on the per-token service
+var kinds = []struct {
+	prefix  string
+	service harness.Service
+	method  string
+}{
+	{"d", harness.ServiceData, ""},
+	{"o", harness.ServiceOps, ""},
+	{"w", harness.ServiceData, "POST"}, // a write on the per-token service
 }
 
 // purchase draws what to buy and a key of that kind: new or bought

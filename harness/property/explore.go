@@ -2,12 +2,11 @@ package property
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
-	"strconv"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 
 	"pgregory.net/rapid"
@@ -15,22 +14,8 @@ import (
 	"github.com/l402chaos/l402chaos/harness/check"
 )
 
-// ExploreOptions sizes an exploration.
-type ExploreOptions struct {
-	// Seed is rapid's base seed: the same seed, checks and steps replay
-	// the same sequences. 0 picks one (and Finding says which).
-	Seed uint64
-	// Checks is how many sequences to try (default 100).
-	Checks int
-	// Steps is the average length of a sequence (default 30).
-	Steps int
-	// ShrinkTime bounds shrinking a failing sequence (default 30s).
-	ShrinkTime time.Duration
-}
-
 // Finding is the first violation an exploration found, shrunk.
 type Finding struct {
-	Seed uint64 `json:"seed"`
 	// Steps is the minimal sequence rapid settled on.
 	Steps []Step `json:"steps"`
 	// Invalid are the checkers it violates (empty for a harness error,
@@ -44,47 +29,21 @@ type Finding struct {
 	StepsBefore int64         `json:"steps_before"`
 }
 
-// exploreMu serialises explorations: rapid's settings are process-wide
-// flags.
+// exploreMu serialises explorations: rapid's state is process-wide.
 var exploreMu sync.Mutex
 
 // Explore runs the property with rapid outside a test: the engine of
-// `chaos sim`, of the mutant hunt and of the benchmarks. It returns nil
-// when every sequence held.
-func Explore(ctx context.Context, newWorld NewWorld, cfg Config, o ExploreOptions) (*Finding, error) {
+// `chaos sim`, of the mutant hunt and of the benchmarks. It runs under
+// rapid's settings as the process has them (its -rapid.* flags, which
+// the program's main or the test sets: see internal/rapidflags), and
+// returns nil when every sequence held.
+func Explore(ctx context.Context, newWorld NewWorld, cfg Config) (*Finding, error) {
 	exploreMu.Lock()
 	defer exploreMu.Unlock()
-	if o.Checks <= 0 {
-		o.Checks = 100
-	}
-	if o.Steps <= 0 {
-		o.Steps = 30
-	}
-	if o.ShrinkTime <= 0 {
-		o.ShrinkTime = 30 * time.Second
-	}
-	if o.Seed == 0 {
-		o.Seed = uint64(time.Now().UnixNano())
-	}
 	if !flag.Parsed() {
-		// rapid asks testing.Short(), which needs the testing flags
-		// registered and the command line parsed.
-		testing.Init()
-		if err := flag.CommandLine.Parse(nil); err != nil {
-			return nil, err
-		}
+		return nil, errors.New("explore: rapid's settings are not parsed: set them first (internal/rapidflags)")
 	}
-	restore, err := setFlags(map[string]string{
-		"rapid.checks": strconv.Itoa(o.Checks), "rapid.steps": strconv.Itoa(o.Steps),
-		"rapid.seed": strconv.FormatUint(o.Seed, 10), "rapid.nofailfile": "true",
-		"rapid.shrinktime": o.ShrinkTime.String(), "rapid.failfile": "",
-	})
-	if err != nil {
-		return nil, err
-	}
-	defer restore()
-
-	f := &Finding{Seed: o.Seed}
+	f := &Finding{}
 	start := time.Now()
 	var steps int64
 	found := false
@@ -115,26 +74,6 @@ func Explore(ctx context.Context, newWorld NewWorld, cfg Config, o ExploreOption
 		f.FoundAfter, f.StepsBefore = time.Since(start), steps
 	}
 	return f, nil
-}
-
-// setFlags sets rapid's flags and returns how to put them back.
-func setFlags(vals map[string]string) (func(), error) {
-	old := map[string]string{}
-	for name, v := range vals {
-		fl := flag.Lookup(name)
-		if fl == nil {
-			return nil, fmt.Errorf("rapid flag %s not registered", name)
-		}
-		old[name] = fl.Value.String()
-		if err := fl.Value.Set(v); err != nil {
-			return nil, fmt.Errorf("rapid flag %s=%s: %w", name, v, err)
-		}
-	}
-	return func() {
-		for name, v := range old {
-			_ = flag.Lookup(name).Value.Set(v)
-		}
-	}, nil
 }
 
 // recorder is rapid.TB outside a test: it keeps what rapid reports.

@@ -2,11 +2,8 @@ package property
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -25,47 +22,29 @@ const PurchaseTimeout = 10 * time.Second
 // MaxCostSat is every purchase's cap.
 const MaxCostSat = 1000
 
-// healTimeout bounds one Heal.
-const healTimeout = 30 * time.Second
-
 // Safety lists the checkers that hold after every step. The others
 // (no-lost-payment, eventual-resolution, hygiene) judge a run that has
 // healed and resolved, and run in Finish.
 func Safety() []check.Checker {
 	var out []check.Checker
 	for _, c := range check.All() {
-		switch c.(type) {
-		case check.NoLostPayment, check.EventualResolution, check.Hygiene:
-			continue
+		if check.HoldsAnytime(c) {
+			out = append(out, c)
 		}
-		out = append(out, c)
 	}
 	return out
 }
 
-// Machine carries steps out on a World and records them: one history on
-// the world's clock, fault windows included, and the steps themselves.
-// It is not safe for concurrent use: steps are sequential.
+// Machine carries steps out on a World through a harness.Session: one
+// history on the world's clock, fault windows included, and the steps
+// themselves. It is the property's driver: the steps decide what
+// happens, the session does it and records it. It is not safe for
+// concurrent use: steps are sequential.
 type Machine struct {
 	w     World
 	log   *slog.Logger
-	rec   *history.Recorder
-	env   *harness.Env
-	base  *url.URL
-	heals []heal
+	s     *harness.Session
 	steps []Step
-	procs int
-	// attempts and last follow each purchase key.
-	attempts map[string]int
-	last     map[string]history.Event
-	plan     map[string]history.PlannedPurchase
-	steps0   map[string]Step // each key's first step: what the key buys
-	order    []string
-}
-
-type heal struct {
-	name string
-	fn   harness.Heal
 }
 
 // NewMachine starts a history on w. seed seeds the faults' own random
@@ -74,37 +53,23 @@ func NewMachine(w World, seed uint64, log *slog.Logger) *Machine {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	m := &Machine{
-		w: w, log: log, base: w.BaseURL(),
-		rec:      history.NewRecorderClock(w.Now, nil),
-		attempts: map[string]int{}, last: map[string]history.Event{}, plan: map[string]history.PlannedPurchase{},
-		steps0: map[string]Step{},
+	return &Machine{
+		w: w, log: log,
+		s: harness.NewSession(w.Backend(), w.Client(), w.BaseURL(), harness.SessionConfig{Seed: seed, Now: w.Now, Log: log}),
 	}
-	m.env = &harness.Env{
-		Backend: w.Backend(), Client: w.Client(), Log: log,
-		Rand:   rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
-		Record: m.rec.Add,
-	}
-	return m
 }
 
 // Steps are the steps applied so far.
 func (m *Machine) Steps() []Step { return slices.Clone(m.steps) }
 
 // History is the history so far.
-func (m *Machine) History() history.History { return m.rec.History() }
+func (m *Machine) History() history.History { return m.s.History() }
 
 // ActiveFaults names the faults in place.
-func (m *Machine) ActiveFaults() []string {
-	var out []string
-	for _, h := range m.heals {
-		out = append(out, h.name)
-	}
-	return out
-}
+func (m *Machine) ActiveFaults() []string { return m.s.Faults() }
 
-// Apply carries one step out. An error is the harness failing (a fault
-// that could not be injected, a world that broke), not the client.
+// Apply carries one step out. An error is the harness failing (a world
+// that broke, a heal that failed), not the client.
 func (m *Machine) Apply(ctx context.Context, s Step) error {
 	if err := s.Validate(); err != nil {
 		return err
@@ -121,7 +86,7 @@ func (m *Machine) Apply(ctx context.Context, s Step) error {
 	case OpFault:
 		return m.inject(ctx, s.Fault)
 	case OpHeal:
-		return m.healAll(ctx)
+		return m.s.HealAll(ctx)
 	case OpMine:
 		if err := m.w.Backend().Mine(ctx, s.Blocks); err != nil {
 			return fmt.Errorf("%s: %w", s, err)
@@ -134,42 +99,20 @@ func (m *Machine) Apply(ctx context.Context, s Step) error {
 	return nil
 }
 
-// purchase is the purchase a buying step makes.
-func (m *Machine) purchase(s Step) harness.Purchase {
-	u := *m.base
-	u.Path = "/" + s.Service + "/p/" + s.Key
-	p := harness.Purchase{Key: s.Key, Method: s.Method, URL: u.String(), MaxCostSat: MaxCostSat, Timeout: PurchaseTimeout}
-	if p.Method == "" {
-		p.Method = "GET"
-		if s.Service == ServiceOps {
-			p.Method = "POST"
-		}
-	}
-	if p.Method == "POST" {
-		p.Body = []byte(`{"purchase":"` + s.Key + `"}`)
-	}
-	return p
+// traffic is what a buying step buys.
+func traffic(s Step) harness.Traffic {
+	return harness.Traffic{Key: s.Key, Service: s.Service, Method: s.Method, MaxCostSat: MaxCostSat, ClientTimeout: PurchaseTimeout}
 }
 
+// attempt runs the step's attempts at once, one process each, and
+// records them in the order they ended.
 func (m *Machine) attempt(ctx context.Context, s Step, crash []harness.Phase) {
-	p := m.purchase(s)
-	if _, ok := m.plan[s.Key]; !ok {
-		m.steps0[s.Key] = s
-		m.order = append(m.order, s.Key)
-		m.plan[s.Key] = history.PlannedPurchase{
-			Key: s.Key, Method: p.Method, URL: p.URL, Path: "/" + s.Service + "/p/" + s.Key,
-			Service: s.Service, MaxCostMsat: MaxCostSat * 1000,
-		}
-	}
+	p := m.s.Plan(traffic(s))
 	as := make([]Attempt, len(crash))
-	procs := make([]int, len(crash))
-	attempts := make([]int, len(crash))
+	ops := make([]harness.Op, len(crash))
 	for i, c := range crash {
-		m.procs++
-		m.attempts[s.Key]++
-		procs[i], attempts[i] = m.procs, m.attempts[s.Key]
+		ops[i] = m.s.Begin(s.Key)
 		as[i] = Attempt{Purchase: p, CrashAt: c}
-		m.rec.Add(history.Event{Process: procs[i], Type: history.Invoke, F: history.Purchase, Key: s.Key, Attempt: attempts[i]})
 	}
 	reps := m.w.Attempts(ctx, as)
 	now := m.w.Now()
@@ -182,8 +125,7 @@ func (m *Machine) attempt(ctx context.Context, s Step, crash []harness.Phase) {
 	}
 	slices.SortStableFunc(order, func(a, b int) int { return reps[a].At.Compare(reps[b].At) })
 	for _, i := range order {
-		r := reps[i]
-		m.last[s.Key] = m.rec.AddAt(harness.Completion(procs[i], s.Key, attempts[i], r.Result, r.Err), r.At)
+		m.s.End(ops[i], reps[i].Result, reps[i].Err, reps[i].At)
 	}
 }
 
@@ -192,109 +134,51 @@ func (m *Machine) inject(ctx context.Context, name string) error {
 	if !ok {
 		return fmt.Errorf("%w: unknown fault %q", ErrBadStep, name)
 	}
-	m.rec.Add(history.Event{Process: history.Nemesis, Type: history.Info, F: history.FaultStart, Fault: name})
-	h, err := f.Inject(ctx, m.env)
-	if err != nil {
-		// A drawn fault that does not apply in the state it meets (no
-		// invoice held, the payee down) did nothing: the nemesis records
-		// it, as Jepsen's does, and the sequence goes on.
-		m.rec.Add(history.Event{Process: history.Nemesis, Type: history.Info, F: history.FaultError, Fault: name, Detail: err.Error()})
-		m.log.Info("fault not injected", "fault", name, "err", err)
-		return nil
-	}
-	m.heals = append(m.heals, heal{name: name, fn: h})
+	// A drawn fault that does not apply in the state it meets (no
+	// invoice held, the payee down) did nothing: the session records it
+	// as fault.error, as Jepsen's nemesis does, and the sequence goes on.
+	_, _ = m.s.Inject(ctx, f)
 	return nil
 }
 
-// healAll heals every fault, newest first, and records each stop.
-func (m *Machine) healAll(ctx context.Context) error {
-	var errs []error
-	for i := len(m.heals) - 1; i >= 0; i-- {
-		h := m.heals[i]
-		hctx, cancel := context.WithTimeout(ctx, healTimeout)
-		err := h.fn(hctx)
-		cancel()
-		e := history.Event{Process: history.Nemesis, Type: history.Info, F: history.FaultStop, Fault: h.name}
-		if err != nil {
-			e.Detail = "heal: " + err.Error()
-			errs = append(errs, fmt.Errorf("heal %s: %w", h.name, err))
-		}
-		m.rec.Add(e)
-	}
-	m.heals = nil
-	return errors.Join(errs...)
-}
-
-// releaseName is the fault Finish injects to release held HTLCs.
-var releaseName = fault.ResolveHolds{}.Name()
-
 // Plan is what was bought, for the ground truth.
-func (m *Machine) Plan() history.Plan {
-	var plan history.Plan
-	for _, k := range m.order {
-		plan.Purchases = append(plan.Purchases, m.plan[k])
-	}
-	return plan
-}
+func (m *Machine) Plan() history.Plan { return m.s.Planned() }
 
-// nowTruther is a backend that can read the truth without first letting
-// HTLCs clear: checks between steps must not move the world on.
-type nowTruther interface {
-	TruthNow(ctx context.Context, plan history.Plan) (*history.Truth, error)
-}
-
-func (m *Machine) truth(ctx context.Context, final bool) (*history.Truth, error) {
-	if nt, ok := m.w.Backend().(nowTruther); ok && !final {
-		return nt.TruthNow(ctx, m.Plan())
-	}
-	return m.w.Backend().Truth(ctx, m.Plan())
-}
-
-// Check collects the ground truth as it stands and runs the checkers on
-// the history so far. The error is no truth at all being collected.
+// Check collects the ground truth as it stands (moving nothing) and runs
+// the checkers (nil: every checker) on the history so far. The error is
+// no truth at all being collected.
 func (m *Machine) Check(ctx context.Context, cs []check.Checker) ([]check.Result, *history.Truth, error) {
-	return m.check(ctx, cs, false)
+	return m.judge(ctx, cs, true)
 }
 
-func (m *Machine) check(ctx context.Context, cs []check.Checker, final bool) ([]check.Result, *history.Truth, error) {
-	truth, err := m.truth(ctx, final)
-	if truth == nil {
-		return nil, nil, fmt.Errorf("truth: %w", err)
+func (m *Machine) judge(ctx context.Context, cs []check.Checker, now bool) ([]check.Result, *history.Truth, error) {
+	rs, truth, err := m.s.Judge(ctx, cs, now)
+	if err != nil {
+		return nil, nil, err
 	}
-	// The checkers read history times against the truth's start: the
-	// history's own.
-	truth.Started = m.rec.Started()
-	// A part that could not be read (a node down) is in truth.Errors:
-	// the checkers that need it answer unknown.
-	return check.Run(m.History(), truth, cs), truth, nil
+	return rs, truth, nil
 }
 
 // Finish ends a sequence as the runner ends a scenario: heal every fault,
-// rerun once every purchase whose last attempt left it in doubt, then run
-// the checkers (nil: every checker).
+// release what the provider holds, rerun once every purchase whose last
+// attempt left it in doubt, then run the checkers (nil: every checker).
 func (m *Machine) Finish(ctx context.Context, cs []check.Checker) ([]check.Result, *history.Truth, error) {
-	if err := m.healAll(ctx); err != nil {
+	if err := m.s.HealAll(ctx); err != nil {
 		return nil, nil, err
 	}
 	// A hold invoice's HTLC stays held after its knob is disarmed: the
 	// healed provider settles what it holds, as a hold-for-settle
 	// provider would, so that the reruns can resolve.
-	if err := m.inject(ctx, releaseName); err != nil {
+	if _, err := m.s.Inject(ctx, fault.ResolveHolds{}); err != nil {
+		m.log.Info("release held invoices", "err", err)
+	}
+	if err := m.s.HealAll(ctx); err != nil {
 		return nil, nil, err
 	}
-	if err := m.healAll(ctx); err != nil {
-		return nil, nil, err
+	for _, t := range m.s.InDoubt() {
+		m.attempt(ctx, Step{Op: OpBuy, Key: t.Key, Service: t.Service, Method: t.Method}, []harness.Phase{""})
 	}
-	for _, k := range m.order {
-		if e := m.last[k]; e.Type == history.Info {
-			first := m.steps0[k]
-			m.attempt(ctx, Step{Op: OpBuy, Key: k, Service: first.Service, Method: first.Method}, []harness.Phase{""})
-		}
-	}
-	if cs == nil {
-		cs = check.All()
-	}
-	return m.check(ctx, cs, true)
+	return m.judge(ctx, cs, false)
 }
 
 // Invalid returns the invalid results, if any.

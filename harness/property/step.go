@@ -36,20 +36,12 @@ const (
 	OpWait Op = "wait"
 )
 
-// Services the steps buy from (fakeprovider.DefaultConfig's): data is
-// GET, one token per service for an hour; ops is POST with a side effect,
-// priced per request.
-const (
-	ServiceData = "data"
-	ServiceOps  = "ops"
-)
-
 // Step is one action of a sequence. Its JSON form is what failing
 // sequences are printed and replayed as.
 type Step struct {
-	Op      Op     `json:"op"`
-	Key     string `json:"key,omitempty"`
-	Service string `json:"service,omitempty"`
+	Op      Op              `json:"op"`
+	Key     string          `json:"key,omitempty"`
+	Service harness.Service `json:"service,omitempty"`
 	// Method is GET or POST; empty is the service's own (data GET, ops
 	// POST). A POST to data is a write on a per-token service, where only
 	// the Idempotency-Key keeps a resent request from running twice.
@@ -79,9 +71,9 @@ func (s Step) String() string {
 
 func (s Step) what() string {
 	if s.Method != "" {
-		return s.Method + " " + s.Service
+		return s.Method + " " + string(s.Service)
 	}
-	return s.Service
+	return string(s.Service)
 }
 
 // Validate reports what is wrong with a step, wrapping ErrBadStep.
@@ -94,8 +86,8 @@ func (s Step) Validate() error {
 		if s.Key == "" {
 			return bad("no key")
 		}
-		if s.Service != ServiceData && s.Service != ServiceOps {
-			return bad("service %q: want %s or %s", s.Service, ServiceData, ServiceOps)
+		if !s.Service.Valid() {
+			return bad("service %q: want %s or %s", s.Service, harness.ServiceData, harness.ServiceOps)
 		}
 		if s.Method != "" && s.Method != "GET" && s.Method != "POST" {
 			return bad("method %q: want GET or POST", s.Method)

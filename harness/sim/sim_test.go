@@ -36,7 +36,7 @@ func run(t *testing.T, steps ...property.Step) (*property.Machine, *history.Trut
 	return m, truth, w
 }
 
-func buy(key, svc string) property.Step {
+func buy(key string, svc harness.Service) property.Step {
 	return property.Step{Op: property.OpBuy, Key: key, Service: svc}
 }
 func fault(name string) property.Step { return property.Step{Op: property.OpFault, Fault: name} }

@@ -2,41 +2,10 @@ package harness
 
 import (
 	"context"
-	"log/slog"
-	"math/rand/v2"
 	"time"
 
 	"github.com/l402chaos/l402chaos/harness/history"
 )
-
-// Heal undoes a fault. It is idempotent: the runner heals everything at
-// the end, whether or not the fault healed itself before.
-type Heal func(ctx context.Context) error
-
-// Fault is one thing the nemesis does. Faults are data: their parameter
-// structs are also their JSON form, written into reports.
-type Fault interface {
-	// Name is the fault's kind and target, for the history:
-	// "latency client-provider 2s".
-	Name() string
-	// Inject applies the fault and returns how to undo it. It returns
-	// once the fault is in place; a fault that waits for a trigger does so
-	// inside Inject.
-	Inject(ctx context.Context, env *Env) (Heal, error)
-}
-
-// Env is what a fault acts on.
-type Env struct {
-	Backend Backend
-	Client  Client
-	// Rand is the run's random source, seeded from the run's seed. Faults
-	// that choose anything choose from it.
-	Rand *rand.Rand
-	Log  *slog.Logger
-	// Record appends a nemesis event to the history (wrappers use it to
-	// mark when a fault really started and stopped).
-	Record func(history.Event) history.Event
-}
 
 // Backend is the system around the client: the network, the nodes, the
 // chain, the provider. The live implementation is in harness/live.
@@ -50,8 +19,23 @@ type Backend interface {
 	// Await blocks until phase p has happened at least n times since the
 	// run began.
 	Await(ctx context.Context, p Phase, n int) error
-	// Truth collects the ground truth after healing.
+	// Truth collects the ground truth after healing. What it could not
+	// read is listed in the truth's Errors (and joined in the error); a
+	// nil truth means nothing could be read.
 	Truth(ctx context.Context, plan history.Plan) (*history.Truth, error)
+}
+
+// Clock is an optional Backend ability: a backend with a clock of its
+// own (the simulator's virtual one) dates the history by it.
+type Clock interface {
+	Now() time.Time
+}
+
+// TruthNower is an optional Backend ability: the ground truth as it
+// stands, without first letting HTLCs clear, so that a check between
+// steps moves nothing.
+type TruthNower interface {
+	TruthNow(ctx context.Context, plan history.Plan) (*history.Truth, error)
 }
 
 // Link names. Each is one toxiproxy proxy (or a pair, for a p2p link).
@@ -127,12 +111,4 @@ const (
 	SideEffectDone Phase = "side-effect-done"
 	// Delivered: the provider wrote a paid answer in full.
 	Delivered Phase = "delivered"
-)
-
-// Timeouts for the runner, in one place.
-const (
-	// healTimeout bounds one Heal.
-	healTimeout = 30 * time.Second
-	// truthTimeout bounds collecting the ground truth.
-	truthTimeout = 60 * time.Second
 )

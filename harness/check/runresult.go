@@ -1,0 +1,68 @@
+package check
+
+import (
+	"time"
+
+	"github.com/l402chaos/l402chaos/harness/history"
+)
+
+// RunResult is one judged run: what a driver records of a scenario run
+// (its history, truth, verdicts and coverage) and what reports render.
+type RunResult struct {
+	Scenario    string           `json:"scenario"`
+	Description string           `json:"description,omitempty"`
+	Seed        int64            `json:"seed"`
+	Started     time.Time        `json:"started"`
+	Duration    time.Duration    `json:"duration"`
+	Client      string           `json:"client"`
+	History     history.History  `json:"-"`
+	Truth       *history.Truth   `json:"-"`
+	Results     []Result         `json:"results"`
+	Coverage    []CoverageResult `json:"coverage"`
+	// Replay is the command line that reruns exactly this run; empty
+	// when the seed is not known.
+	Replay string `json:"replay,omitempty"`
+	// Err is the harness's own failure: the run's verdict is then
+	// Unknown, never Invalid.
+	Err error `json:"-"`
+	// Dir is where the run's record (history.WriteRecord) was written.
+	Dir string `json:"dir,omitempty"`
+}
+
+// CoverageResult says whether a dangerous moment was reached.
+type CoverageResult struct {
+	Name    string `json:"name"`
+	Reached bool   `json:"reached"`
+}
+
+// Verdict folds the run: Invalid if a checker found a violation; Unknown
+// if the harness failed, a checker could not judge, or coverage was not
+// reached; Valid otherwise.
+func (r *RunResult) Verdict() Validity {
+	v := Merge(r.Results)
+	if v == Invalid {
+		return v
+	}
+	if r.Err != nil || !r.Covered() {
+		return Unknown
+	}
+	return v
+}
+
+// Covered reports whether every coverage point was reached.
+func (r *RunResult) Covered() bool {
+	for _, c := range r.Coverage {
+		if !c.Reached {
+			return false
+		}
+	}
+	return true
+}
+
+// Error is Err as text, for reports.
+func (r *RunResult) Error() string {
+	if r.Err == nil {
+		return ""
+	}
+	return r.Err.Error()
+}

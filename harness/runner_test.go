@@ -1,0 +1,156 @@
+package harness_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/l402chaos/l402chaos/client/mutant"
+	"github.com/l402chaos/l402chaos/fakeprovider"
+	"github.com/l402chaos/l402chaos/harness"
+	"github.com/l402chaos/l402chaos/harness/check"
+	"github.com/l402chaos/l402chaos/harness/fault"
+	"github.com/l402chaos/l402chaos/harness/history"
+	"github.com/l402chaos/l402chaos/harness/sim"
+)
+
+// The runner's tests run it on the simulator: a fresh simulated world per
+// scenario, the reference client (or a mutant) in process. Scenarios here
+// keep to what the single-threaded simulator allows: setup faults and
+// purchases one after another.
+
+func simRunner(t *testing.T, client string, opts ...harness.Option) *harness.Runner {
+	t.Helper()
+	st := &sim.Start{Config: sim.Config{Seed: 1, Buy: sim.ClientBuyer(client)}}
+	r, err := harness.NewRunner(st.Start, st.Client, opts...)
+	require.NoError(t, err)
+	return r
+}
+
+func runSim(t *testing.T, r *harness.Runner, sc harness.Scenario) *check.RunResult {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	return r.Run(ctx, sc, 7)
+}
+
+func knob(k fakeprovider.Knob) harness.Fault { return fault.Knob{Knob: k} }
+
+func events(h history.History, f func(history.Event) bool) []history.Event {
+	var out []history.Event
+	for _, e := range h {
+		if f(e) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func TestRunnerValidRun(t *testing.T) {
+	sc := harness.Scenario{
+		Name:    "two-services",
+		Traffic: []harness.Traffic{{Key: "d1", Service: harness.ServiceData}, {Key: "o1", Service: harness.ServiceOps}},
+	}
+	run := runSim(t, simRunner(t, ""), sc)
+	require.NoError(t, run.Err)
+	require.Equal(t, check.Valid, run.Verdict(), "%v", run.Results)
+	require.Len(t, run.Results, len(check.All()))
+	require.Equal(t, harness.ReplayCommand("two-services", 7), run.Replay)
+
+	ok := events(run.History, func(e history.Event) bool { return e.Type == history.OK })
+	require.Len(t, ok, 2)
+	require.Equal(t, "d1", ok[0].Key)
+	require.Equal(t, "o1", ok[1].Key)
+
+	// The plan holds what each key bought, by the traffic rules.
+	require.Len(t, run.Truth.Plan.Purchases, 2)
+	d, o := run.Truth.Plan.Purchases[0], run.Truth.Plan.Purchases[1]
+	require.Equal(t, "GET", d.Method)
+	require.Equal(t, "/data/p/d1", d.Path)
+	require.Equal(t, "POST", o.Method)
+	require.Equal(t, "/ops/p/o1", o.Path)
+	require.EqualValues(t, harness.DefaultMaxCostSat*1000, o.MaxCostMsat)
+}
+
+func TestRunnerWritesTheRecord(t *testing.T) {
+	dir := t.TempDir()
+	sc := harness.Scenario{Name: "record", Traffic: []harness.Traffic{{Key: "d1", Service: harness.ServiceData}}}
+	run := runSim(t, simRunner(t, "", harness.WithReportDir(dir)), sc)
+	require.Equal(t, filepath.Join(dir, "record"), run.Dir)
+
+	h, truth, err := history.ReadRecord(run.Dir)
+	require.NoError(t, err)
+	require.Equal(t, len(run.History), len(h))
+	require.Equal(t, len(run.Truth.Payments), len(truth.Payments))
+	again, err := check.Recheck(run.Dir)
+	require.NoError(t, err)
+	require.Equal(t, run.Results, again)
+}
+
+// A broken client is caught by its checker on the runner as on the
+// property tier; the reference client passes the same scenario.
+func TestRunnerCatchesMutant(t *testing.T) {
+	sc := harness.Scenario{
+		Name:     "overpriced-invoice",
+		Setup:    []harness.Fault{knob(fakeprovider.Knob{Kind: fakeprovider.OverpricedInvoice, Times: 1, AmountSat: 5000})},
+		Traffic:  []harness.Traffic{{Key: "d1", Service: harness.ServiceData}},
+		Checkers: []check.Checker{check.PriceCap{}},
+	}
+	ref := runSim(t, simRunner(t, ""), sc)
+	require.Equal(t, check.Valid, ref.Verdict(), "%v", ref.Results)
+
+	bad := runSim(t, simRunner(t, mutant.PayAnyAmount), sc)
+	require.Equal(t, check.Invalid, bad.Verdict(), "%v", bad.Results)
+	require.Equal(t, mutant.PriceCap, bad.Results[0].Checker)
+}
+
+// A purchase whose answer was lost is in doubt; after the heal the runner
+// runs it once more, and the client resolves it without paying again.
+func TestRunnerResolvesWhatIsInDoubt(t *testing.T) {
+	sc := harness.Scenario{
+		Name:    "answer-lost",
+		Setup:   []harness.Fault{knob(fakeprovider.Knob{Kind: fakeprovider.DropAfter, Match: fakeprovider.Match{Credentialed: true}})},
+		Traffic: []harness.Traffic{{Key: "o1", Service: harness.ServiceOps, Attempts: 1}},
+	}
+	run := runSim(t, simRunner(t, ""), sc)
+	require.NoError(t, run.Err)
+	require.Equal(t, check.Valid, run.Verdict(), "%v", run.Results)
+
+	invokes := events(run.History, func(e history.Event) bool { return e.Type == history.Invoke })
+	require.Len(t, invokes, 2, "one attempt, one rerun after the heal")
+	require.Equal(t, 2, invokes[1].Attempt)
+	stop := events(run.History, func(e history.Event) bool { return e.F == history.FaultStop })
+	require.Len(t, stop, 1)
+	require.Less(t, stop[0].Index, invokes[1].Index, "the rerun comes after the heal")
+	last := run.History[len(run.History)-1]
+	require.Equal(t, history.OK, last.Type, "the rerun delivers")
+	require.Len(t, run.Truth.Payments, 1, "one payment")
+}
+
+// A setup fault that cannot be injected is the harness's failure: the
+// verdict is unknown, nothing was bought, and the history has the
+// fault's error and no window (no start without a stop).
+func TestRunnerSetupFaultFails(t *testing.T) {
+	sc := harness.Scenario{
+		Name:    "no-such-link",
+		Setup:   []harness.Fault{fault.Down{Link: "no-such-link"}},
+		Traffic: []harness.Traffic{{Key: "d1", Service: harness.ServiceData}},
+	}
+	run := runSim(t, simRunner(t, ""), sc)
+	require.ErrorContains(t, run.Err, "setup fault")
+	require.Equal(t, check.Unknown, run.Verdict())
+	require.Empty(t, events(run.History, func(e history.Event) bool { return e.Type == history.Invoke }))
+	require.Len(t, events(run.History, func(e history.Event) bool { return e.F == history.FaultError }), 1)
+	require.Empty(t, events(run.History, func(e history.Event) bool { return e.F == history.FaultStart || e.F == history.FaultStop }))
+}
+
+func TestRunnerRejectsBadScenario(t *testing.T) {
+	run := runSim(t, simRunner(t, ""), harness.Scenario{
+		Name: "bad", Traffic: []harness.Traffic{{Key: "k", Service: "video"}},
+	})
+	require.ErrorContains(t, run.Err, `unknown service "video"`)
+	require.Equal(t, check.Unknown, run.Verdict())
+}
