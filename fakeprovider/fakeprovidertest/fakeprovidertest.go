@@ -5,13 +5,13 @@ package fakeprovidertest
 
 import (
 	"context"
-	"log/slog"
 	"testing"
 
 	"github.com/lightningnetwork/lnd/lnrpc"
 	"github.com/lightningnetwork/lnd/lnrpc/invoicesrpc"
 
 	"github.com/l402chaos/l402chaos/fakeprovider"
+	"github.com/l402chaos/l402chaos/internal/testlog"
 )
 
 // Node is the payee a provider serves on: a *regtest.Node, or anything
@@ -26,7 +26,7 @@ type Node interface {
 func Start(t testing.TB, node Node, cfg fakeprovider.Config, opts ...fakeprovider.Option) *fakeprovider.Provider {
 	t.Helper()
 	ln := fakeprovider.NewLND(node.LN(), node.Invoices())
-	opts = append([]fakeprovider.Option{fakeprovider.WithLogger(logger(t))}, opts...)
+	opts = append([]fakeprovider.Option{fakeprovider.WithLogger(testlog.New(t))}, opts...)
 	p, err := fakeprovider.Start(context.Background(), ln, cfg, opts...)
 	if err != nil {
 		t.Fatalf("start provider: %v", err)
@@ -47,19 +47,4 @@ func Control(t testing.TB, p *fakeprovider.Provider) *fakeprovider.Control {
 		t.Fatal(err)
 	}
 	return c
-}
-
-// logger writes to the test's log, as regtesttest.Logger does (this
-// package does not import regtest, so that the provider's test layer
-// does not link the network).
-func logger(t testing.TB) *slog.Logger {
-	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
-}
-
-type tWriter struct{ t testing.TB }
-
-func (w tWriter) Write(p []byte) (int, error) {
-	w.t.Helper()
-	w.t.Log(string(p[:len(p)-1]))
-	return len(p), nil
 }

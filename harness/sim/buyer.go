@@ -14,7 +14,7 @@ import (
 // "", or the named mutant of client/mutant.
 func ClientBuyer(name string) Buyer {
 	return func(ctx context.Context, r Rig) (*client.Outcome, error) {
-		return mutant.Buy(ctx, name, mutant.Rig{Env: r.Env, Payer: r.Payer, Options: r.Options, Transport: r.Transport, Log: r.Log})
+		return mutant.Buy(ctx, name, r)
 	}
 }
 

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"net/http"
+
 	"net/url"
 	"os"
 	"time"
@@ -15,6 +15,7 @@ import (
 	"github.com/lightningnetwork/lnd/zpay32"
 
 	"github.com/l402chaos/l402chaos/client"
+	"github.com/l402chaos/l402chaos/client/mutant"
 	"github.com/l402chaos/l402chaos/fakeprovider"
 	"github.com/l402chaos/l402chaos/harness"
 	"github.com/l402chaos/l402chaos/harness/history"
@@ -47,14 +48,9 @@ type Config struct {
 // Buyer runs one purchase attempt on a rig, as `chaos client` does.
 type Buyer func(ctx context.Context, r Rig) (*client.Outcome, error)
 
-// Rig is what a purchase attempt runs on: the fields of mutant.Rig.
-type Rig struct {
-	Env       client.AdapterEnv
-	Payer     client.Payer
-	Options   []client.Option
-	Transport http.RoundTripper
-	Log       *slog.Logger
-}
+// Rig is what a purchase attempt runs on: the mutants' own, so that the
+// reference client and every mutant run on the simulator unchanged.
+type Rig = mutant.Rig
 
 // World is one simulation: the model, the provider, the client. It
 // implements property.World and harness.Backend. It is not safe for

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/l402chaos/l402chaos/internal/testlog"
 	"github.com/l402chaos/l402chaos/regtest"
 	"github.com/lightningnetwork/lnd/lnrpc"
 )
@@ -70,14 +71,4 @@ func Pay(t testing.TB, ctx context.Context, from, to *regtest.Node, amt int64) *
 }
 
 // Logger returns a slog logger that writes through t.Log.
-func Logger(t testing.TB) *slog.Logger {
-	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
-}
-
-type tWriter struct{ t testing.TB }
-
-func (w tWriter) Write(p []byte) (int, error) {
-	w.t.Helper()
-	w.t.Log(string(p[:len(p)-1]))
-	return len(p), nil
-}
+func Logger(t testing.TB) *slog.Logger { return testlog.New(t) }
