@@ -20,10 +20,12 @@ test: binaries
 ## bench: time to first payment (fresh and from a snapshot), peak RSS;
 ## a client purchase against the raw LND payment, and the journal's cost;
 ## steps per second on the live tier and the simulator, and their ratio;
-## the simulator's time to find each broken client (median of five seeds)
+## the simulator's time to find each broken client (median of five seeds);
+## purchases per second against raw LND payments at concurrency 1, 4, 16
 bench: binaries
 	$(GO) test -run '^$$' -bench . -benchtime 3x -timeout 30m ./regtest/
-	$(GO) test -run '^$$' -bench . -benchtime 20x -timeout 30m ./client/
+	$(GO) test -run '^$$' -bench 'Purchase|Journal' -benchtime 20x -timeout 30m ./client/
+	$(GO) test -run '^$$' -bench Throughput -benchtime 120x -timeout 30m -v ./client/
 	$(GO) test -run '^$$' -bench 'Tiers|FindMutants' -benchtime 1x -timeout 30m ./scenarios/
 
 ## fuzz: each fuzz target for FUZZTIME (default 60s)

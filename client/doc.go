@@ -100,6 +100,12 @@
 // is a second line of defence that also holds if the journal is ever
 // shared another way; the kernel drops it when a process dies.
 //
+// Calls with different keys run in parallel, and their journal steps are
+// group-committed: steps that arrive while a transaction is being written
+// share the next one (one fsync for all of them). There is no timer, so a
+// lone purchase waits for nobody, and each step is still on disk before
+// Do goes on.
+//
 // # Seams
 //
 // Payer is the node: NewLNDPayer uses lnd's DecodePayReq, SendPaymentV2

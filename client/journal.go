@@ -234,6 +234,7 @@ type Store struct {
 	db    *bolt.DB
 	dir   string
 	locks keyLocks
+	group group // commits concurrent appends together
 
 	closeOnce sync.Once
 	closeErr  error
@@ -480,12 +481,13 @@ type effects struct {
 }
 
 // commit appends one event to a purchase and applies its effects
-// atomically. It returns the event with Key and Seq set.
+// atomically, in a transaction it may share with other purchases' appends
+// (see group). It returns once the event is on disk, with Key and Seq set.
 func (s *Store) commit(ev Event, fx effects) (Event, error) {
 	if ev.Key == "" || len(ev.Key) > MaxKeyLen {
 		return Event{}, fmt.Errorf("journal %s: bad key length %d", ev.State, len(ev.Key))
 	}
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.group.update(s.db, func(tx *bolt.Tx) error {
 		b, err := tx.Bucket(bucketPurchases).CreateBucketIfNotExists([]byte(ev.Key))
 		if err != nil {
 			return err
