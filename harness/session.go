@@ -57,6 +57,9 @@ type SessionConfig struct {
 	// time.Now.
 	Now func() time.Time
 	Log *slog.Logger
+	// Sink, if set, sees every event as it is recorded, in index order
+	// (history.Log.Add: a record that survives the harness).
+	Sink func(history.Event)
 }
 
 // NewSession starts a history over a backend and the client under test.
@@ -72,7 +75,12 @@ func NewSession(b Backend, c Client, base *url.URL, cfg SessionConfig) *Session 
 	}
 	s := &Session{
 		backend: b, client: c, base: base, log: log,
-		rec:      history.NewRecorderClock(now, func(e history.Event) { log.Debug("history", "event", e.String()) }),
+		rec: history.NewRecorderClock(now, func(e history.Event) {
+			log.Debug("history", "event", e.String())
+			if cfg.Sink != nil {
+				cfg.Sink(e)
+			}
+		}),
 		attempts: map[string]int{}, last: map[string]history.Event{}, planned: map[string]Traffic{},
 	}
 	s.env = &Env{
@@ -87,6 +95,34 @@ func (s *Session) Env() *Env { return s.env }
 
 // History is the history so far.
 func (s *Session) History() history.History { return s.rec.History() }
+
+// Len is how many events were recorded so far, retired ones included:
+// the index the next event takes.
+func (s *Session) Len() int64 { return s.rec.Len() }
+
+// Since is the history from index i on (what is still kept).
+func (s *Session) Since(i int64) history.History { return s.rec.Since(i) }
+
+// Retire forgets purchase keys a long run has judged for good: their
+// events leave the history kept in memory (a Sink has their record) and
+// they leave the plan, so that memory and each judgement stay the size of
+// what is live. Nemesis events stay.
+func (s *Session) Retire(keys []string) {
+	if len(keys) == 0 {
+		return
+	}
+	gone := map[string]bool{}
+	s.mu.Lock()
+	for _, k := range keys {
+		gone[k] = true
+		delete(s.planned, k)
+		delete(s.attempts, k)
+		delete(s.last, k)
+	}
+	s.order = slices.DeleteFunc(s.order, func(k string) bool { return gone[k] })
+	s.mu.Unlock()
+	s.rec.Trim(func(e history.Event) bool { return e.Key == "" || !gone[e.Key] })
+}
 
 // Started is when the history began, on its clock.
 func (s *Session) Started() time.Time { return s.rec.Started() }
@@ -290,9 +326,16 @@ func (s *Session) InDoubt() []Traffic {
 // non-nil only when the backend gave no truth at all (the checkers then
 // ran on an empty truth).
 func (s *Session) Judge(ctx context.Context, cs []check.Checker, now bool) ([]check.Result, *history.Truth, error) {
+	truth, err := s.Truth(ctx, s.Planned(), now)
+	return s.Check(truth, cs), truth, err
+}
+
+// Truth collects the ground truth for a plan, bounded by its own timeout
+// and dated from the history's start; see Judge. It never returns a nil
+// truth.
+func (s *Session) Truth(ctx context.Context, plan history.Plan, now bool) (*history.Truth, error) {
 	tctx, cancel := context.WithTimeout(ctx, truthTimeout)
 	defer cancel()
-	plan := s.Planned()
 	var (
 		truth *history.Truth
 		err   error
@@ -312,8 +355,14 @@ func (s *Session) Judge(ctx context.Context, cs []check.Checker, now bool) ([]ch
 		err = nil
 	}
 	truth.Started = s.rec.Started()
+	return truth, err
+}
+
+// Check runs the checkers (nil: every checker) on the history kept so far
+// against a truth.
+func (s *Session) Check(truth *history.Truth, cs []check.Checker) []check.Result {
 	if cs == nil {
 		cs = check.All()
 	}
-	return check.Run(s.History(), truth, cs), truth, err
+	return check.Run(s.History(), truth, cs)
 }

@@ -147,6 +147,10 @@ var knownGenerated = map[string]string{
 		"killed while in flight, is failed by the payee with INCORRECT_OR_UNKNOWN_PAYMENT_DETAILS (seen in every run; " +
 		"without the latency it settles), so d1 finds no token and is challenged and killed; the simulator settles " +
 		"d3's payment and d1 reuses its token. Not yet explained: an LND behaviour the simulator does not model",
+	"1:w2": "timing on the live tier (seen once in three runs): the pair of step 46 starts just after bob was killed " +
+		"and restarted; on the live tier one process can report failed, where the simulator's second process waits " +
+		"for the journal past its timeout and reports unknown (then the final rerun delivers). The checkers are valid " +
+		"on both; which of the two the live tier does depends on how long bob's channel takes to come back",
 }
 
 func TestPropertyDifferential(t *testing.T) {

@@ -44,6 +44,7 @@ func commands() []command {
 		{"run", "run scenarios against a client, print the verdicts, write the reports", cmdRun},
 		{"check", "run the checkers again, offline, on a recorded run", cmdCheck},
 		{"sim", "explore random fault sequences on the deterministic simulator, shrink a violation", cmdSim},
+		{"soak", "run one network for hours under traffic and faults, judged as it goes; metrics and plots", cmdSoak},
 		{"build", "build (or find in the cache) the lnd and btcd binaries", cmdBuild},
 		{"version", "print the versions of chaos, lnd and btcd", cmdVersion},
 	}

@@ -54,11 +54,24 @@ func ByName(names ...string) ([]Checker, error) {
 }
 
 // Recheck runs every checker again on the run record in dir
-// (history.WriteRecord), as a driver wrote it.
+// (history.WriteRecord), as a driver wrote it. On a record whose truth
+// was sampled mid-run (a soak whose harness died), the checkers that
+// judge only a healed run answer Unknown.
 func Recheck(dir string) ([]Result, error) {
 	h, t, err := history.ReadRecord(dir)
 	if err != nil {
 		return nil, fmt.Errorf("recheck: %w", err)
 	}
-	return Run(h, t, All()), nil
+	rs := Run(h, t, All())
+	if t.Sampled {
+		// A run that never finished (a harness that died): what holds
+		// only once a run has healed cannot be judged.
+		for i, c := range All() {
+			if !HoldsAnytime(c) {
+				rs[i] = Result{Checker: c.Name(), Validity: Unknown,
+					Message: "the run did not finish: its truth was sampled mid-run, and this holds only once a run has healed"}
+			}
+		}
+	}
+	return rs, nil
 }

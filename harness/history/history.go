@@ -1,8 +1,10 @@
 package history
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -123,21 +125,28 @@ func (h History) Validate() error {
 // Recorder appends events with indices and times from one monotonic clock.
 // It is safe for concurrent use.
 type Recorder struct {
-	mu     sync.Mutex
-	start  time.Time
-	now    func() time.Time
+	mu    sync.Mutex
+	start time.Time
+	now   func() time.Time
+	next  int64 // the next event's index
+	// events are the events kept in memory: all of them, unless Trim
+	// let some go (a long run whose record is on disk).
 	events History
-	// sink, if set, sees every event as it is recorded (a live log).
+	// sink, if set, sees every event as it is recorded (a live log), in
+	// index order.
 	sink func(Event)
 }
 
-// NewRecorder starts a history now. sink may be nil.
+// NewRecorder starts a history now, on the wall clock. sink, if not nil,
+// sees every event as it is recorded, in index order; it is called with
+// the recorder's lock held, so it must be quick and must not record.
 func NewRecorder(sink func(Event)) *Recorder {
 	return NewRecorderClock(time.Now, sink)
 }
 
-// NewRecorderClock starts a history now on the clock now: a simulator
-// records on its virtual clock.
+// NewRecorderClock starts a history on a clock of the caller's: the
+// simulator's virtual one, whose readings the checkers then compare with
+// the truth it records on its virtual clock.
 func NewRecorderClock(now func() time.Time, sink func(Event)) *Recorder {
 	return &Recorder{start: now(), now: now, sink: sink}
 }
@@ -153,18 +162,53 @@ func (r *Recorder) Add(e Event) Event { return r.AddAt(e, r.now()) }
 // last event's time takes that time.
 func (r *Recorder) AddAt(e Event, at time.Time) Event {
 	r.mu.Lock()
-	e.Index = int64(len(r.events))
+	defer r.mu.Unlock()
+	e.Index = r.next
+	r.next++
 	e.Time = at.Sub(r.start)
 	if n := len(r.events); n > 0 && e.Time < r.events[n-1].Time {
 		e.Time = r.events[n-1].Time
 	}
 	r.events = append(r.events, e)
-	sink := r.sink
-	r.mu.Unlock()
-	if sink != nil {
-		sink(e)
+	if r.sink != nil {
+		r.sink(e)
 	}
 	return e
+}
+
+// Len is how many events were recorded, trimmed ones included.
+func (r *Recorder) Len() int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.next
+}
+
+// Since returns a copy of the kept events from index i on.
+func (r *Recorder) Since(i int64) History {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	j, _ := slices.BinarySearchFunc(r.events, i, func(e Event, i int64) int { return cmp.Compare(e.Index, i) })
+	return append(History(nil), r.events[j:]...)
+}
+
+// Trim lets go of the kept events keep rejects, so that a long run's
+// memory stays flat: its record is on disk (a sink writes it), and what
+// it still judges in memory is what keep keeps. Indices and times of
+// later events are unchanged.
+func (r *Recorder) Trim(keep func(Event) bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	kept := r.events[:0]
+	for _, e := range r.events {
+		if keep(e) {
+			kept = append(kept, e)
+		}
+	}
+	clear(r.events[len(kept):])
+	r.events = kept
+	if cap(kept) > 2*len(kept)+64 {
+		r.events = slices.Clone(kept) // give the old array back
+	}
 }
 
 // History returns a copy of the events so far.

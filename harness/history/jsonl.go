@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -24,28 +25,45 @@ func (h History) WriteJSONL(w io.Writer) error {
 	return bw.Flush()
 }
 
-// ReadJSONL reads a history written by WriteJSONL. Unknown fields are
-// errors, and so is a history whose shape is wrong (see Validate): a
-// checker must never judge a history it misread.
+// ReadJSONL reads a history written by WriteJSONL or appended by a Log.
+// Unknown fields are errors, and so is a history whose shape is wrong
+// (see Validate): a checker must never judge a history it misread. The
+// one exception is a torn last line, without its newline, that does not
+// parse: the write a killed harness never finished, which is dropped.
 func ReadJSONL(r io.Reader) (History, error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), maxLine)
+	br := bufio.NewReaderSize(r, 64<<10)
 	var h History
-	line := 0
-	for sc.Scan() {
-		line++
-		b := sc.Bytes()
-		if len(b) == 0 {
-			continue
+	for line := 1; ; line++ {
+		b, err := br.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			// A long line: gather it, within maxLine.
+			long := append([]byte(nil), b...)
+			for errors.Is(err, bufio.ErrBufferFull) && len(long) <= maxLine {
+				b, err = br.ReadSlice('\n')
+				long = append(long, b...)
+			}
+			if len(long) > maxLine {
+				return nil, fmt.Errorf("history line %d: longer than %d bytes", line, maxLine)
+			}
+			b = long
 		}
-		var e Event
-		if err := strictUnmarshal(b, &e); err != nil {
+		if err != nil && !errors.Is(err, io.EOF) {
 			return nil, fmt.Errorf("history line %d: %w", line, err)
 		}
-		h = append(h, e)
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("history line %d: %w", line+1, err)
+		torn := errors.Is(err, io.EOF) // no newline: the last line
+		if body := bytes.TrimSpace(b); len(body) > 0 {
+			var e Event
+			if uerr := strictUnmarshal(body, &e); uerr != nil {
+				if torn {
+					break
+				}
+				return nil, fmt.Errorf("history line %d: %w", line, uerr)
+			}
+			h = append(h, e)
+		}
+		if torn {
+			break
+		}
 	}
 	if err := h.Validate(); err != nil {
 		return nil, fmt.Errorf("history: %w", err)

@@ -2,6 +2,7 @@ package history_test
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -58,4 +59,70 @@ func TestWriteAtomicKeepsOldFile(t *testing.T) {
 	entries, err := os.ReadDir(filepath.Dir(path))
 	require.NoError(t, err)
 	require.Len(t, entries, 1)
+}
+
+// A Log's record is readable while the run goes on, and after a harness
+// that died mid-write: the torn last line is dropped.
+func TestLogSurvivesTheHarness(t *testing.T) {
+	dir := t.TempDir()
+	log, err := history.CreateLog(dir, time.Hour) // synced by hand here
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = log.Close() })
+	rec := history.NewRecorder(log.Add)
+	rec.Add(history.Event{Process: 1, Type: history.Invoke, F: history.Purchase, Key: "k1", Attempt: 1})
+	rec.Add(history.Completion(1, "k1", 1, history.Result{Outcome: history.Delivered}, nil))
+	rec.Add(history.Event{Process: 2, Type: history.Invoke, F: history.Purchase, Key: "k2", Attempt: 1})
+	require.NoError(t, log.Sync())
+
+	h, err := history.ReadHistory(dir)
+	require.NoError(t, err)
+	require.Equal(t, rec.History(), h, "an open operation is fine: the run goes on")
+
+	// A write cut off halfway.
+	f, err := os.OpenFile(filepath.Join(dir, history.HistoryFile), os.O_APPEND|os.O_WRONLY, 0)
+	require.NoError(t, err)
+	_, err = f.WriteString(`{"index":3,"time":12,"proc`)
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	h, err = history.ReadHistory(dir)
+	require.NoError(t, err)
+	require.Len(t, h, 3)
+
+	// A bad line that is not the last is an error, as ever.
+	require.NoError(t, os.WriteFile(filepath.Join(dir, history.HistoryFile), []byte("{bad\n{\"index\":0}\n"), 0o644))
+	_, err = history.ReadHistory(dir)
+	require.ErrorContains(t, err, "line 1")
+
+	require.NoError(t, log.Close())
+	require.NoError(t, log.Close(), "idempotent")
+}
+
+func TestLogSyncsOnItsOwn(t *testing.T) {
+	dir := t.TempDir()
+	log, err := history.CreateLog(dir, 10*time.Millisecond)
+	require.NoError(t, err)
+	defer log.Close()
+	rec := history.NewRecorder(log.Add)
+	rec.Add(history.Event{Process: history.Nemesis, Type: history.Info, F: history.FaultStart, Fault: "down client-lnd"})
+	require.Eventually(t, func() bool {
+		h, err := history.ReadHistory(dir)
+		return err == nil && len(h) == 1
+	}, 5*time.Second, 5*time.Millisecond)
+	_, err = history.CreateLog(dir, time.Second)
+	require.Error(t, err, "a record is never overwritten")
+}
+
+func TestRecorderTrim(t *testing.T) {
+	rec := history.NewRecorder(nil)
+	for i := range 10 {
+		rec.Add(history.Event{Process: i + 1, Type: history.Invoke, F: history.Purchase, Key: fmt.Sprintf("k%d", i%2)})
+	}
+	rec.Trim(func(e history.Event) bool { return e.Key == "k1" })
+	h := rec.History()
+	require.Len(t, h, 5)
+	require.EqualValues(t, 1, h[0].Index)
+	require.EqualValues(t, 10, rec.Len())
+	e := rec.Add(history.Event{Process: 11, Type: history.Invoke, F: history.Purchase, Key: "k0"})
+	require.EqualValues(t, 10, e.Index, "indices go on")
+	require.Len(t, rec.Since(7), 3)
 }

@@ -1,6 +1,9 @@
 package history
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // Truth is what the ledgers said after the run, every fault healed: the
 // facts the checkers hold a client's claims against. Times are wall-clock
@@ -37,6 +40,14 @@ type Truth struct {
 	// Errors are the harness's own failures while collecting: any of them
 	// makes a checker that needs the missing fact answer Unknown.
 	Errors []string `json:"errors,omitempty"`
+	// Sampled marks a truth read while the run went on (a soak samples
+	// one every window, so that a harness that dies leaves a record): it
+	// speaks for the history's events before index Through, except those
+	// of the purchases in Busy, which were in flight as it was read.
+	// ReadRecord cuts the history to match.
+	Sampled bool     `json:"sampled,omitempty"`
+	Through int64    `json:"through,omitempty"`
+	Busy    []string `json:"busy,omitempty"`
 }
 
 // Plan is the traffic the harness drove.
@@ -198,3 +209,56 @@ type Balance struct {
 
 // HistoryTime converts a ledger time into history time.
 func (t *Truth) HistoryTime(at time.Time) time.Duration { return at.Sub(t.Started) }
+
+// Only is the truth as far as the purchases keep keeps are concerned:
+// the ledger's requests, side effects and deliveries of the others, and
+// the invoices and payments their challenges and credentials name, are
+// left out; everything else (payments no challenge explains, pending
+// HTLCs, balances) stays. A long run judges what is live with it.
+func (t *Truth) Only(keep func(purchase string) bool) *Truth {
+	out := *t
+	gone := map[string]bool{}
+	out.Requests = nil
+	for _, r := range t.Requests {
+		if r.Purchase == "" || keep(r.Purchase) {
+			out.Requests = append(out.Requests, r)
+			continue
+		}
+		for _, h := range []string{r.InvoiceHash, r.MacaroonHash, r.CredentialHash} {
+			if h != "" {
+				gone[strings.ToLower(h)] = true
+			}
+		}
+	}
+	out.SideEffects = nil
+	for _, s := range t.SideEffects {
+		if s.Purchase == "" || keep(s.Purchase) {
+			out.SideEffects = append(out.SideEffects, s)
+		}
+	}
+	out.Deliveries = nil
+	for _, d := range t.Deliveries {
+		if d.Purchase == "" || keep(d.Purchase) {
+			out.Deliveries = append(out.Deliveries, d)
+		}
+	}
+	out.Payments = nil
+	for _, p := range t.Payments {
+		if !gone[strings.ToLower(p.Hash)] {
+			out.Payments = append(out.Payments, p)
+		}
+	}
+	out.Invoices = nil
+	for _, i := range t.Invoices {
+		if !gone[strings.ToLower(i.Hash)] {
+			out.Invoices = append(out.Invoices, i)
+		}
+	}
+	out.Plan.Purchases = nil
+	for _, p := range t.Plan.Purchases {
+		if keep(p.Key) {
+			out.Plan.Purchases = append(out.Plan.Purchases, p)
+		}
+	}
+	return &out
+}

@@ -20,7 +20,7 @@ import (
 const PurchaseTimeout = 10 * time.Second
 
 // MaxCostSat is every purchase's cap.
-const MaxCostSat = 1000
+const MaxCostSat = harness.DefaultMaxCostSat
 
 // Safety lists the checkers that hold after every step. The others
 // (no-lost-payment, eventual-resolution, hygiene) judge a run that has

@@ -181,7 +181,7 @@ func (w *World) attempt(ctx context.Context, p harness.Purchase, crashAt harness
 		env.StateDir = w.heldJournal()
 	}
 	if env.MaxCostSat == 0 {
-		env.MaxCostSat = 1000
+		env.MaxCostSat = harness.DefaultMaxCostSat
 	}
 	if env.Method == "" {
 		env.Method = http.MethodGet

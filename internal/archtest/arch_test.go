@@ -68,6 +68,10 @@ var rules = []rule{
 		why: "reports render a run record; they do not know the runner"},
 	{from: "harness", not: []string{"github.com/Shopify/toxiproxy", "github.com/lightningnetwork/lnd", module + "/regtest"},
 		why: "the run loop and its seams never import toxiproxy, lnd or the network"},
+	{from: "harness/metrics", only: []string{"harness/history", "harness/check"},
+		why: "metrics count what a driver tells them and read /proc; they do not know the harness"},
+	{from: "harness/soak", not: []string{module + "/harness/live", "github.com/Shopify/toxiproxy"},
+		why: "the soak is a driver of the run loop on any harness.Environment; the CLI chooses the backend"},
 	{from: "harness/property", not: []string{module + "/internal/rapidflags", module + "/harness/live"},
 		why: "library code runs rapid under the process's settings and never sets them; the property does not know the live tier"},
 }
