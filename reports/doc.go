@@ -11,6 +11,11 @@
 // driver kept it in memory only). Recheck reads the records of a run or
 // report directory back and judges them again, offline: chaos check.
 //
+// WriteSoak renders a soak's run directory (history.jsonl, series.jsonl)
+// as soak.html: throughput, latency percentiles, payments and resource
+// use over time with fault windows shaded, charts drawn with gonum/plot
+// as inline SVG; the page fetches nothing.
+//
 // Verdicts keep the harness's three values all the way to CI. Invalid is
 // a failure with its witness; Unknown (a checker could not judge, the
 // harness failed, coverage was not reached) is a skip or an error, never a
