@@ -143,3 +143,23 @@ func (t Traffic) Planned(base *url.URL) history.PlannedPurchase {
 		Service: string(t.Service), MaxCostMsat: p.MaxCostSat * 1000, Instance: t.Instance,
 	}
 }
+
+// Kind is what a generated key buys, named by the key's prefix ("o17" is
+// an ops purchase), so that a key alone says what it buys: the property's
+// steps and the soak's workload draw keys of these kinds.
+type Kind struct {
+	Prefix  string
+	Service Service
+	Method  string // empty: the service's own
+}
+
+// Kinds are the kinds of generated keys: a data GET, an ops POST, and a
+// POST on the per-token service, where only the Idempotency-Key keeps a
+// resent request from running twice.
+func Kinds() []Kind {
+	return []Kind{
+		{"d", ServiceData, ""},
+		{"o", ServiceOps, ""},
+		{"w", ServiceData, "POST"},
+	}
+}

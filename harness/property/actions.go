@@ -75,22 +75,14 @@ func newDrawer(cfg Config) *drawer {
 }
 
 // kinds are what a key can buy: its prefix, service and method.
-var kinds = []struct {
-	prefix  string
-	service harness.Service
-	method  string
-}{
-	{"d", harness.ServiceData, ""},
-	{"o", harness.ServiceOps, ""},
-	{"w", harness.ServiceData, "POST"}, // a write on the per-token service
-}
+var kinds = harness.Kinds()
 
 // purchase draws what to buy and a key of that kind: new or bought
 // before.
 func (d *drawer) purchase(t *rapid.T, op Op) Step {
 	k := kinds[rapid.IntRange(0, len(kinds)-1).Draw(t, "kind")]
 	n := rapid.IntRange(1, d.cfg.Keys).Draw(t, "key")
-	return Step{Op: op, Key: fmt.Sprintf("%s%d", k.prefix, n), Service: k.service, Method: k.method}
+	return Step{Op: op, Key: fmt.Sprintf("%s%d", k.Prefix, n), Service: k.Service, Method: k.Method}
 }
 
 func (d *drawer) buy(t *rapid.T) Step { return d.purchase(t, OpBuy) }

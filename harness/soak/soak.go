@@ -260,17 +260,8 @@ func writeSchedule(dir string, ops []Op) error {
 	})
 }
 
-// kinds are what a soak key can buy: its prefix, service and method, as
-// the property's keys.
-var kinds = []struct {
-	prefix  string
-	service harness.Service
-	method  string
-}{
-	{"d", harness.ServiceData, ""},
-	{"o", harness.ServiceOps, ""},
-	{"w", harness.ServiceData, "POST"}, // a write on the per-token service
-}
+// kinds are what a soak key can buy, as the property's keys.
+var kinds = harness.Kinds()
 
 // keyState follows one live key.
 type keyState struct {
@@ -399,10 +390,10 @@ func (s *soak) draw() harness.Traffic {
 		return s.keys[key].traffic
 	}
 	kind := kinds[k]
-	s.counts[kind.prefix]++
-	key := kind.prefix + strconv.Itoa(s.counts[kind.prefix])
+	s.counts[kind.Prefix]++
+	key := kind.Prefix + strconv.Itoa(s.counts[kind.Prefix])
 	tr := harness.Traffic{
-		Key: key, Service: kind.service, Method: kind.method,
+		Key: key, Service: kind.Service, Method: kind.Method,
 		MaxCostSat: harness.DefaultMaxCostSat, ClientTimeout: s.cfg.ClientTimeout,
 	}
 	s.keys[key] = &keyState{traffic: tr}
@@ -721,8 +712,8 @@ func (s *soak) allPlanned() history.Plan {
 	var plan history.Plan
 	u, _ := url.Parse(s.env.Endpoints().ProviderURL)
 	for _, kind := range kinds {
-		for n := 1; n <= counts[kind.prefix]; n++ {
-			tr := harness.Traffic{Key: kind.prefix + strconv.Itoa(n), Service: kind.service, Method: kind.method, MaxCostSat: harness.DefaultMaxCostSat}
+		for n := 1; n <= counts[kind.Prefix]; n++ {
+			tr := harness.Traffic{Key: kind.Prefix + strconv.Itoa(n), Service: kind.Service, Method: kind.Method, MaxCostSat: harness.DefaultMaxCostSat}
 			plan.Purchases = append(plan.Purchases, tr.Planned(u))
 		}
 	}
