@@ -13,10 +13,12 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/l402chaos/l402chaos/fakeprovider"
 	"github.com/l402chaos/l402chaos/harness"
 	"github.com/l402chaos/l402chaos/harness/check"
 	"github.com/l402chaos/l402chaos/harness/fault"
@@ -479,7 +481,21 @@ func (s *soak) nemesis(ctx context.Context) {
 		if err := a.Heal(context.WithoutCancel(ctx)); err != nil {
 			s.log.Warn("nemesis heal", "fault", a.Name(), "err", err)
 		}
+		if strings.Contains(op.Fault, string(fakeprovider.HoldInvoice)) {
+			// Disarming the knob leaves what it held held until the
+			// HTLC's expiry, blocks away: the healed provider settles
+			// it, as a hold-and-settle provider would (Finish does too).
+			s.settleHolds(context.WithoutCancel(ctx))
+		}
 		s.setActive(a.Name(), false)
+	}
+}
+
+func (s *soak) settleHolds(ctx context.Context) {
+	hctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if a, err := s.session.Inject(hctx, fault.ResolveHolds{}); err == nil {
+		_ = a.Heal(hctx)
 	}
 }
 
