@@ -122,6 +122,56 @@ func TestSoakCatchesMutant(t *testing.T) {
 	require.Less(t, took, 2*time.Minute, "stopped at the first invalid verdict")
 }
 
+// waitForPurchases waits until a soak's record holds n delivered
+// purchases.
+func waitForPurchases(t *testing.T, dir string, n int, out *bytes.Buffer) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		if _, err := os.Stat(filepath.Join(dir, history.TruthFile)); err != nil {
+			return false
+		}
+		h, err := history.ReadHistory(dir)
+		if err != nil {
+			return false
+		}
+		ok := 0
+		for _, e := range h {
+			if e.Type == history.OK {
+				ok++
+			}
+		}
+		return ok >= n
+	}, 3*time.Minute, 200*time.Millisecond, "output so far:\n%s", out)
+}
+
+// Ctrl-C ends the traffic, and the soak heals, finishes, judges and
+// writes its reports.
+func TestSoakInterrupted(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a soak runs a network")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	bin, err := gobuild.Command(ctx, "./cmd/chaos", t.TempDir(), "chaos")
+	require.NoError(t, err)
+	dir := filepath.Join(t.TempDir(), "soak")
+	var out bytes.Buffer
+	cmd := exec.CommandContext(ctx, bin, "soak", "-duration", "10m", "-window", "2s", "-seed", "5",
+		"-nemesis", "none", "-out", dir, "-metrics-listen", "")
+	cmd.Stdout, cmd.Stderr = &out, &out
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	waitForPurchases(t, dir, 5, &out)
+	require.NoError(t, cmd.Process.Signal(os.Interrupt))
+	err = cmd.Wait()
+	t.Logf("output:\n%s", &out)
+	require.NoError(t, err, "valid: exit 0")
+	require.Contains(t, out.String(), "interrupted: healing, finishing and judging")
+	require.Contains(t, out.String(), "VALID: soak of 10m0s")
+	require.FileExists(t, filepath.Join(dir, reports.FileResults))
+	require.FileExists(t, filepath.Join(dir, reports.FileSoak))
+}
+
 // A soak whose harness is killed (kill -9) leaves a record that chaos
 // check judges offline.
 func TestSoakKilledIsCheckedOffline(t *testing.T) {
@@ -141,22 +191,7 @@ func TestSoakKilledIsCheckedOffline(t *testing.T) {
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 
 	// Wait until a window sampled the truth after a few purchases.
-	require.Eventually(t, func() bool {
-		if _, err := os.Stat(filepath.Join(dir, history.TruthFile)); err != nil {
-			return false
-		}
-		h, err := history.ReadHistory(dir)
-		if err != nil {
-			return false
-		}
-		n := 0
-		for _, e := range h {
-			if e.Type == history.OK {
-				n++
-			}
-		}
-		return n >= 5
-	}, 3*time.Minute, 200*time.Millisecond, "output so far:\n%s", &out)
+	waitForPurchases(t, dir, 5, &out)
 	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
 	_ = cmd.Wait()
 
