@@ -126,3 +126,26 @@ func TestRecorderTrim(t *testing.T) {
 	require.EqualValues(t, 10, e.Index, "indices go on")
 	require.Len(t, rec.Since(7), 3)
 }
+
+// Only keeps what concerns the kept purchases, and a token's fate,
+// which concerns every purchase that holds it.
+func TestTruthOnly(t *testing.T) {
+	tr := &history.Truth{
+		Plan: history.Plan{Purchases: []history.PlannedPurchase{{Key: "a"}, {Key: "b"}}},
+		Requests: []history.Request{
+			{Seq: 1, Purchase: "a", InvoiceHash: "AA"},
+			{Seq: 2, Purchase: "b", InvoiceHash: "BB"},
+			{Seq: 3, Purchase: "b", CredentialToken: "t1", Status: 402},
+		},
+		Payments:   []history.Payment{{Hash: "aa"}, {Hash: "bb"}, {Hash: "cc"}},
+		Invoices:   []history.Invoice{{Hash: "aa"}, {Hash: "bb"}},
+		Deliveries: []history.Delivery{{Purchase: "a"}, {Purchase: "b"}},
+	}
+	got := tr.Only(func(k string) bool { return k == "a" })
+	require.Equal(t, []history.PlannedPurchase{{Key: "a"}}, got.Plan.Purchases)
+	require.Equal(t, []history.Request{{Seq: 1, Purchase: "a", InvoiceHash: "AA"}, {Seq: 3, CredentialToken: "t1", Status: 402}}, got.Requests)
+	require.Equal(t, []history.Payment{{Hash: "aa"}, {Hash: "cc"}}, got.Payments, "a payment no challenge explains stays")
+	require.Equal(t, []history.Invoice{{Hash: "aa"}}, got.Invoices)
+	require.Equal(t, []history.Delivery{{Purchase: "a"}}, got.Deliveries)
+	require.Len(t, tr.Requests, 3, "the truth itself is unchanged")
+}

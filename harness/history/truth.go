@@ -213,8 +213,10 @@ func (t *Truth) HistoryTime(at time.Time) time.Duration { return at.Sub(t.Starte
 // Only is the truth as far as the purchases keep keeps are concerned:
 // the ledger's requests, side effects and deliveries of the others, and
 // the invoices and payments their challenges and credentials name, are
-// left out; everything else (payments no challenge explains, pending
-// HTLCs, balances) stays. A long run judges what is live with it.
+// left out, but for the requests that presented a token (kept, owned by
+// no purchase: a token's fate concerns every purchase that holds it);
+// everything else (payments no challenge explains, pending HTLCs,
+// balances) stays. A long run judges what is live with it.
 func (t *Truth) Only(keep func(purchase string) bool) *Truth {
 	out := *t
 	gone := map[string]bool{}
@@ -223,6 +225,14 @@ func (t *Truth) Only(keep func(purchase string) bool) *Truth {
 		if r.Purchase == "" || keep(r.Purchase) {
 			out.Requests = append(out.Requests, r)
 			continue
+		}
+		if r.CredentialToken != "" {
+			// A token is shared by the purchases of a client: whether
+			// the provider took or refused it is a fact about the
+			// token, which the kept purchases may rely on. Kept, and
+			// owned by no purchase.
+			r.Purchase, r.Key = "", ""
+			out.Requests = append(out.Requests, r)
 		}
 		for _, h := range []string{r.InvoiceHash, r.MacaroonHash, r.CredentialHash} {
 			if h != "" {

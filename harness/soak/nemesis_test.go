@@ -60,6 +60,7 @@ func TestRandomSchedule(t *testing.T) {
 	require.NoError(t, err, "a drawn schedule is a valid schedule file")
 	require.Equal(t, a, parsed)
 	for i, op := range a {
+		require.NotContains(t, op.Fault, "drain", "a drain is never undone: not drawn")
 		require.Less(t, op.At, 10*time.Minute)
 		require.Positive(t, op.For)
 		if i > 0 {
