@@ -246,5 +246,10 @@ func TestLiveRegression(t *testing.T) {
 	require.Empty(t, bad)
 	lc, sc := property.Classes(live.History()), property.Classes(simm.History())
 	t.Logf("classes: live %v, sim %v", lc, sc)
-	reportDisagreements(t, lc, sc, nil, "")
+	reportDisagreements(t, lc, sc, map[string]string{
+		"d3": "timing on the live tier (seen once, on a loaded machine): whether the pair's second process waits " +
+			"for the journal past its own timeout (unknown, as the simulator has it) or gets the journal in time and " +
+			"reports paid-not-delivered depends on when the first process lets go; both say the purchase may have " +
+			"paid, the checkers are valid on both, and the final rerun delivers",
+	}, "")
 }
