@@ -605,6 +605,9 @@ func (s *soak) window(ctx context.Context, endTraffic context.CancelFunc) {
 	if err != nil {
 		s.log.Warn("soak truth", "err", err)
 	}
+	if ctx.Err() != nil {
+		return // cut short by the end: the last sample stands
+	}
 	s.meterPayments(truth)
 	after := s.atRest()
 	judged := map[string]bool{}
