@@ -769,13 +769,24 @@ func (s *soak) finish(ctx context.Context) error {
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	rctx, rcancel := context.WithTimeout(ctx, 2*s.cfg.ClientTimeout)
-	defer rcancel()
+	// Each rerun has its own deadline (the client's, and a margin for the
+	// adapter's kill): a shared one would run out on a long list and cut
+	// the last reruns short, the harness's doing, not the client's. They
+	// run Concurrency at a time, as the traffic did.
+	var reruns sync.WaitGroup
+	slots := make(chan struct{}, s.cfg.Concurrency)
 	for _, tr := range s.session.InDoubt() {
-		if err := s.session.Attempt(rctx, s.session.Plan(tr)); err != nil {
-			s.log.Info("resolution attempt reported nothing", "key", tr.Key, "err", err)
-		}
+		slots <- struct{}{}
+		reruns.Go(func() {
+			defer func() { <-slots }()
+			actx, cancel := context.WithTimeout(ctx, s.cfg.ClientTimeout+time.Minute)
+			defer cancel()
+			if err := s.session.Attempt(actx, s.session.Plan(tr)); err != nil {
+				s.log.Info("resolution attempt reported nothing", "key", tr.Key, "err", err)
+			}
+		})
 	}
+	reruns.Wait()
 	truth, err := s.session.Truth(ctx, s.allPlanned(), false)
 	if err != nil {
 		s.log.Warn("final truth", "err", err)
