@@ -144,27 +144,35 @@ func waitForPurchases(t *testing.T, dir string, n int, out *bytes.Buffer) {
 	}, 3*time.Minute, 200*time.Millisecond, "output so far:\n%s", out)
 }
 
+// startSoak starts a ten-minute soak without faults in a chaos binary of
+// its own, for a test to interrupt or kill.
+func startSoak(t *testing.T, seed string) (*exec.Cmd, string, *bytes.Buffer) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	t.Cleanup(cancel)
+	bin, err := gobuild.Command(ctx, "./cmd/chaos", t.TempDir(), "chaos")
+	require.NoError(t, err)
+	dir := filepath.Join(t.TempDir(), "soak")
+	out := &bytes.Buffer{}
+	cmd := exec.CommandContext(ctx, bin, "soak", "-duration", "10m", "-rate", "2", "-window", "2s", "-seed", seed,
+		"-nemesis", "none", "-out", dir, "-metrics-listen", "")
+	cmd.Stdout, cmd.Stderr = out, out
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	return cmd, dir, out
+}
+
 // Ctrl-C ends the traffic, and the soak heals, finishes, judges and
 // writes its reports.
 func TestSoakInterrupted(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a soak runs a network")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	bin, err := gobuild.Command(ctx, "./cmd/chaos", t.TempDir(), "chaos")
-	require.NoError(t, err)
-	dir := filepath.Join(t.TempDir(), "soak")
-	var out bytes.Buffer
-	cmd := exec.CommandContext(ctx, bin, "soak", "-duration", "10m", "-window", "2s", "-seed", "5",
-		"-nemesis", "none", "-out", dir, "-metrics-listen", "")
-	cmd.Stdout, cmd.Stderr = &out, &out
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	waitForPurchases(t, dir, 5, &out)
+	cmd, dir, out := startSoak(t, "5")
+	waitForPurchases(t, dir, 5, out)
 	require.NoError(t, cmd.Process.Signal(os.Interrupt))
-	err = cmd.Wait()
-	t.Logf("output:\n%s", &out)
+	err := cmd.Wait()
+	t.Logf("output:\n%s", out)
 	require.NoError(t, err, "valid: exit 0")
 	require.Contains(t, out.String(), "interrupted: healing, finishing and judging")
 	require.Contains(t, out.String(), "VALID: soak of 10m0s")
@@ -178,20 +186,10 @@ func TestSoakKilledIsCheckedOffline(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a soak runs a network")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	bin, err := gobuild.Command(ctx, "./cmd/chaos", t.TempDir(), "chaos")
-	require.NoError(t, err)
-	dir := filepath.Join(t.TempDir(), "soak")
-	var out bytes.Buffer
-	cmd := exec.CommandContext(ctx, bin, "soak", "-duration", "10m", "-rate", "2", "-window", "2s", "-seed", "3",
-		"-nemesis", "none", "-out", dir, "-metrics-listen", "")
-	cmd.Stdout, cmd.Stderr = &out, &out
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	cmd, dir, out := startSoak(t, "3")
 
 	// Wait until a window sampled the truth after a few purchases.
-	waitForPurchases(t, dir, 5, &out)
+	waitForPurchases(t, dir, 5, out)
 	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
 	_ = cmd.Wait()
 
