@@ -769,24 +769,18 @@ func (s *soak) finish(ctx context.Context) error {
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	// Each rerun has its own deadline (the client's, and a margin for the
-	// adapter's kill): a shared one would run out on a long list and cut
-	// the last reruns short, the harness's doing, not the client's. They
-	// run Concurrency at a time, as the traffic did.
-	var reruns sync.WaitGroup
-	slots := make(chan struct{}, s.cfg.Concurrency)
+	// One rerun after another, as the runner does, each with its own
+	// deadline (the client's, and a margin for the adapter's kill): a
+	// shared deadline ran out on a long list, and reruns at once made
+	// processes of one client wait on its journal past their timeouts;
+	// either cut reruns short, the harness's doing, not the client's.
 	for _, tr := range s.session.InDoubt() {
-		slots <- struct{}{}
-		reruns.Go(func() {
-			defer func() { <-slots }()
-			actx, cancel := context.WithTimeout(ctx, s.cfg.ClientTimeout+time.Minute)
-			defer cancel()
-			if err := s.session.Attempt(actx, s.session.Plan(tr)); err != nil {
-				s.log.Info("resolution attempt reported nothing", "key", tr.Key, "err", err)
-			}
-		})
+		actx, cancel := context.WithTimeout(ctx, s.cfg.ClientTimeout+time.Minute)
+		if err := s.session.Attempt(actx, s.session.Plan(tr)); err != nil {
+			s.log.Info("resolution attempt reported nothing", "key", tr.Key, "err", err)
+		}
+		cancel()
 	}
-	reruns.Wait()
 	truth, err := s.session.Truth(ctx, s.allPlanned(), false)
 	if err != nil {
 		s.log.Warn("final truth", "err", err)
