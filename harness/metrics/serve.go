@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/netip"
 	"time"
 )
@@ -21,8 +22,9 @@ const (
 	shutdownTimeout   = 5 * time.Second
 )
 
-// Serve listens on addr and serves the registry at /metrics until ctx
-// ends; it returns the bound address at once (addr may be
+// Serve listens on addr and serves the registry at /metrics, and the
+// harness's own runtime profiles at /debug/pprof/ (heap, goroutines, CPU:
+// what a long soak's resource plot asks about next), until ctx ends; it returns the bound address at once (addr may be
 // "127.0.0.1:0"). An empty host ("":9090") listens on 127.0.0.1;
 // "localhost" means 127.0.0.1 too; any host but a loopback IP is refused
 // with ErrNotLoopback.
@@ -47,6 +49,11 @@ func (m *Metrics) Serve(ctx context.Context, addr string) (string, error) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", m.Handler())
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: readHeaderTimeout}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

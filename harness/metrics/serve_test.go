@@ -63,6 +63,10 @@ func TestServe(t *testing.T) {
 	body := get(t, reqCtx, "http://"+bound+"/metrics")
 	require.Contains(t, body, `l402chaos_purchases_total{outcome="ok"} 1`)
 	require.Contains(t, body, "# TYPE l402chaos_purchase_duration_seconds histogram")
+	heap := get(t, reqCtx, "http://"+bound+"/debug/pprof/heap?debug=1")
+	require.Contains(t, heap, "heap profile:")
+	gor := get(t, reqCtx, "http://"+bound+"/debug/pprof/goroutine?debug=1")
+	require.Contains(t, gor, "goroutine profile:")
 
 	cancel()
 	requireClosed(t, bound)
