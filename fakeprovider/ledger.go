@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -339,3 +340,53 @@ func (l *ledger) snapshot(now time.Time, ks []Knob) Snapshot {
 
 // MarshalIndent is the snapshot as indented JSON, for files.
 func (s Snapshot) MarshalIndent() ([]byte, error) { return json.MarshalIndent(s, "", "  ") }
+
+// forget drops the records of the purchases asking for paths: requests,
+// side effects, deliveries and their invoices. It keeps what other
+// purchases may still rely on: a refused credential is a fact about its
+// token, and the newest settled invoice is what the reused-invoice knob
+// serves. It returns the hashes of the dropped invoices and challenges
+// and the idempotency keys of the dropped requests.
+func (l *ledger) forget(paths map[string]bool) (hashes, keys []string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	dropped := map[int64]bool{}
+	kept := l.requests[:0]
+	for _, r := range l.requests {
+		refused := r.Credential != nil && (!r.Credential.Valid || r.Status == 401 || r.Status == 402)
+		if !paths[r.Path] || refused {
+			kept = append(kept, r)
+			continue
+		}
+		dropped[r.Seq] = true
+		if r.Key != "" {
+			keys = append(keys, r.Key)
+		}
+		if c := r.Challenge; c != nil {
+			hashes = append(hashes, c.InvoiceHash)
+			if c.PaymentHash != c.InvoiceHash {
+				hashes = append(hashes, c.PaymentHash)
+			}
+		}
+	}
+	clear(l.requests[len(kept):])
+	l.requests = kept
+	l.sideEffects = slices.DeleteFunc(l.sideEffects, func(s SideEffect) bool { return paths[s.Path] })
+	l.deliveries = slices.DeleteFunc(l.deliveries, func(d Delivery) bool { return paths[d.Path] })
+	newest := -1
+	for i, r := range l.invoices {
+		if r.State == InvoiceSettled {
+			newest = i
+		}
+	}
+	keptInv := make([]*InvoiceRecord, 0, len(l.invoices))
+	for i, r := range l.invoices {
+		if dropped[r.RequestSeq] && i != newest {
+			delete(l.byHash, r.PaymentHash)
+			continue
+		}
+		keptInv = append(keptInv, r)
+	}
+	l.invoices = keptInv
+	return hashes, keys
+}

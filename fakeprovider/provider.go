@@ -300,6 +300,22 @@ func (p *Provider) Ledger(ctx context.Context) (Snapshot, error) {
 	return p.ledger.snapshot(p.now(), p.knobs.snapshot()), err
 }
 
+// Forget drops what the ledger holds of the purchases asking for paths,
+// and their stored idempotent answers, so that a long run's provider
+// stays the size of what is live: a harness calls it for purchases it has
+// judged for good and will not buy again. What other purchases may rely
+// on stays (see the ledger's forget). It returns the hashes of the
+// invoices and challenges it dropped, for the caller's own bookkeeping.
+func (p *Provider) Forget(paths []string) []string {
+	set := make(map[string]bool, len(paths))
+	for _, path := range paths {
+		set[path] = true
+	}
+	hashes, keys := p.ledger.forget(set)
+	p.idem.forget(keys)
+	return hashes
+}
+
 // Requests is how many requests the ledger holds.
 func (p *Provider) Requests() int {
 	p.ledger.mu.Lock()

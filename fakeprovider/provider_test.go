@@ -315,6 +315,47 @@ func TestIdempotencyKey(t *testing.T) {
 	require.Equal(t, 3, replayed)
 }
 
+// Forget drops a judged purchase's records and stored answer, keeps the
+// others', and keeps a refused credential of the forgotten purchase: a
+// fact about its token.
+func TestForget(t *testing.T) {
+	n := network(t)
+	p := fakeprovidertest.Start(t, n.Node("bob"), fakeprovider.DefaultConfig())
+	_, ca, pa := buy(t, n, http.MethodPost, p.URL()+"/data/a", "key-a", []byte(`{"a":1}`))
+	_, cb, _ := buy(t, n, http.MethodPost, p.URL()+"/data/b", "key-b", []byte(`{"b":1}`))
+	forged := authValue(t, "L402", ca.macaroon, lntypes.Preimage{1})
+	refused := send(t, http.MethodPost, p.URL()+"/data/a", "key-a", forged, []byte(`{"a":1}`))
+	require.NotEqual(t, http.StatusOK, refused.status)
+
+	hashes := p.Forget([]string{"/data/a"})
+	require.Contains(t, hashes, ca.hash.String())
+	s := ledger(t, p)
+	for _, r := range s.Requests {
+		if r.Path == "/data/a" {
+			require.NotNil(t, r.Credential, "only the refused credential of /data/a stays")
+			require.False(t, r.Credential.Valid)
+		}
+	}
+	for _, se := range s.SideEffects {
+		require.Equal(t, "/data/b", se.Path)
+	}
+	for _, d := range s.Deliveries {
+		require.Equal(t, "/data/b", d.Path)
+	}
+	var invoices []string
+	for _, i := range s.Invoices {
+		invoices = append(invoices, i.PaymentHash)
+	}
+	require.Contains(t, invoices, cb.hash.String(), "the other purchase's invoice stays")
+	require.NotContains(t, invoices, ca.hash.String(), "the forgotten purchase's invoice is gone (b's is the newest settled)")
+
+	// The stored answer of key-a is gone: the same key now runs anew.
+	again := send(t, http.MethodPost, p.URL()+"/data/a", "key-a", authValue(t, "L402", ca.macaroon, pa), []byte(`{"a":1}`))
+	require.Equal(t, http.StatusOK, again.status, "%s", again.body)
+	after := ledger(t, p)
+	require.Len(t, after.SideEffects, 2, "a forgotten key is a new key to the provider")
+}
+
 func TestHoldInvoice(t *testing.T) {
 	n := network(t)
 	p := fakeprovidertest.Start(t, n.Node("bob"), fakeprovider.DefaultConfig())

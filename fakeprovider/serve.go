@@ -292,6 +292,17 @@ func (i *idempotency) begin(key, reqHash string) (*idemEntry, error) {
 	return &c, nil
 }
 
+// forget drops the entries of keys that are done; one still running stays.
+func (i *idempotency) forget(keys []string) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	for _, k := range keys {
+		if e, ok := i.entries[k]; ok && e.done {
+			delete(i.entries, k)
+		}
+	}
+}
+
 func (i *idempotency) finish(key string, status int, body []byte) {
 	i.mu.Lock()
 	defer i.mu.Unlock()

@@ -31,6 +31,15 @@ type Clock interface {
 	Now() time.Time
 }
 
+// Forgetter is an optional Backend ability: dropping what the backend
+// holds of purchases judged for good (their records at the provider,
+// their payments and invoices from later reads of the truth), by the
+// paths they asked for. Session.Retire calls it, so that a long run's
+// truth stays the size of what is live.
+type Forgetter interface {
+	Forget(paths []string)
+}
+
 // TruthNower is an optional Backend ability: the ground truth as it
 // stands, without first letting HTLCs clear, so that a check between
 // steps moves nothing.

@@ -105,16 +105,22 @@ func (s *Session) Since(i int64) history.History { return s.rec.Since(i) }
 
 // Retire forgets purchase keys a long run has judged for good: their
 // events leave the history kept in memory (a Sink has their record) and
-// they leave the plan, so that memory and each judgement stay the size of
-// what is live. Nemesis events stay.
+// they leave the plan, and a backend that is a Forgetter forgets them,
+// so that memory and each judgement stay the size of what is live.
+// Nemesis events stay. A driver that retires keys writes their truth
+// first (history.AppendRetired): the backend's later truths lack them.
 func (s *Session) Retire(keys []string) {
 	if len(keys) == 0 {
 		return
 	}
 	gone := map[string]bool{}
+	var paths []string
 	s.mu.Lock()
 	for _, k := range keys {
 		gone[k] = true
+		if t, ok := s.planned[k]; ok {
+			paths = append(paths, t.Path())
+		}
 		delete(s.planned, k)
 		delete(s.attempts, k)
 		delete(s.last, k)
@@ -122,6 +128,9 @@ func (s *Session) Retire(keys []string) {
 	s.order = slices.DeleteFunc(s.order, func(k string) bool { return gone[k] })
 	s.mu.Unlock()
 	s.rec.Trim(func(e history.Event) bool { return e.Key == "" || !gone[e.Key] })
+	if f, ok := s.backend.(Forgetter); ok && len(paths) > 0 {
+		f.Forget(paths)
+	}
 }
 
 // Started is when the history began, on its clock.

@@ -205,6 +205,11 @@ func ReadRecord(dir string) (History, *Truth, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	retired, err := readRetired(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	t.absorb(retired)
 	if t.Sampled {
 		h = h.speaksFor(t)
 	}

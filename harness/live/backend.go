@@ -25,16 +25,17 @@ import (
 // hops pass through toxiproxy, the fake provider on the payee node, and
 // watchers that turn payment phases into triggers.
 type Backend struct {
-	log      *slog.Logger
-	net      *regtest.Network
-	links    *Links
-	prov     *fakeprovider.Provider
-	payer    *regtest.Node
-	payee    *regtest.Node
-	cfg      fakeprovider.Config
-	ends     harness.Endpoints
-	before   map[string]history.Balance
-	existing map[string]bool // payment and invoice hashes from before the run
+	log    *slog.Logger
+	net    *regtest.Network
+	links  *Links
+	prov   *fakeprovider.Provider
+	payer  *regtest.Node
+	payee  *regtest.Node
+	cfg    fakeprovider.Config
+	ends   harness.Endpoints
+	before map[string]history.Balance
+	pays   *listCursor // the payer's payments of the run (not before it, not drains)
+	invs   *listCursor // the payee's invoices of the run
 
 	phases *phases
 	ctx    context.Context
@@ -62,7 +63,7 @@ func start(ctx context.Context, n harness.Network, log *slog.Logger) (_ *Backend
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	b := &Backend{log: log, links: NewLinks(log), phases: newPhases(), existing: map[string]bool{}}
+	b := &Backend{log: log, links: NewLinks(log), phases: newPhases(), pays: newListCursor(), invs: newListCursor()}
 	b.ctx, b.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	defer func() {
 		if err != nil {
@@ -273,8 +274,8 @@ func (b *Backend) Drain(ctx context.Context, keep int64) error {
 // payment and invoice join the ones from before the run, and the
 // balances the truth compares against move with it.
 func (b *Backend) drained(pay *lnrpc.Payment, invoiceHash string) {
-	b.existing[pay.GetPaymentHash()] = true
-	b.existing[invoiceHash] = true
+	b.pays.forget(pay.GetPaymentHash())
+	b.invs.forget(invoiceHash)
 	value, fee := pay.GetValueMsat(), pay.GetFeeMsat()
 	if a, ok := b.before[regtest.Alice]; ok {
 		a.LocalMsat, a.RemoteMsat = a.LocalMsat-value-fee, a.RemoteMsat+value
@@ -360,11 +361,11 @@ func (b *Backend) watchPayments() {
 		if err != nil {
 			return err
 		}
-		resp, err := b.payer.LN().ListPayments(ctx, &lnrpc.ListPaymentsRequest{IncludeIncomplete: true, MaxPayments: 10000})
+		ps, err := listPayments(ctx, b.payer.LN(), b.pays)
 		if err != nil {
 			return err
 		}
-		for _, p := range resp.GetPayments() {
+		for _, p := range ps {
 			b.phases.payment(p.GetPaymentHash(), p.GetStatus())
 		}
 		for {

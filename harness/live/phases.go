@@ -14,13 +14,14 @@ import (
 // identity), and wakes waiters when a count grows.
 type phases struct {
 	mu      sync.Mutex
-	seen    map[harness.Phase]map[string]bool
-	issued  map[string]bool // invoice hashes the provider challenged with
+	seen    map[harness.Phase]map[string]bool // ids seen, for repeats
+	counts  map[harness.Phase]int             // outlives a forgotten id
+	issued  map[string]bool                   // invoice hashes the provider challenged with
 	changed chan struct{}
 }
 
 func newPhases() *phases {
-	return &phases{seen: map[harness.Phase]map[string]bool{}, issued: map[string]bool{}, changed: make(chan struct{})}
+	return &phases{seen: map[harness.Phase]map[string]bool{}, counts: map[harness.Phase]int{}, issued: map[string]bool{}, changed: make(chan struct{})}
 }
 
 // hit records phase p for id; a repeat is ignored.
@@ -40,6 +41,7 @@ func (p *phases) hitLocked(ph harness.Phase, id string) {
 		return
 	}
 	m[id] = true
+	p.counts[ph]++
 	close(p.changed)
 	p.changed = make(chan struct{})
 }
@@ -49,7 +51,22 @@ func (p *phases) hitLocked(ph harness.Phase, id string) {
 func (p *phases) occur(ph harness.Phase) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.hitLocked(ph, fmt.Sprintf("#%d", len(p.seen[ph])+1))
+	p.counts[ph]++
+	close(p.changed)
+	p.changed = make(chan struct{})
+}
+
+// forget drops the ids of hashes a long run will not see again; the
+// counts stay.
+func (p *phases) forget(hashes []string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, h := range hashes {
+		delete(p.issued, h)
+		for _, m := range p.seen {
+			delete(m, h)
+		}
+	}
 }
 
 // challenge records an invoice the provider issued: only payments of
@@ -81,7 +98,7 @@ func (p *phases) payment(hash string, st lnrpc.Payment_PaymentStatus) {
 func (p *phases) count(ph harness.Phase) int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return len(p.seen[ph])
+	return p.counts[ph]
 }
 
 // await blocks until phase ph has been seen n times.
@@ -91,7 +108,7 @@ func (p *phases) await(ctx context.Context, ph harness.Phase, n int) error {
 	}
 	for {
 		p.mu.Lock()
-		got, ch := len(p.seen[ph]), p.changed
+		got, ch := p.counts[ph], p.changed
 		p.mu.Unlock()
 		if got >= n {
 			return nil

@@ -69,11 +69,11 @@ func (b *Backend) settle(ctx context.Context) {
 		if len(t.Pending) > 0 {
 			return fmt.Errorf("%d HTLCs pending", len(t.Pending))
 		}
-		resp, err := b.payer.LN().ListPayments(ctx, &lnrpc.ListPaymentsRequest{IncludeIncomplete: true, MaxPayments: 10000})
+		ps, err := listPayments(ctx, b.payer.LN(), b.pays)
 		if err != nil {
 			return err
 		}
-		for _, p := range resp.GetPayments() {
+		for _, p := range ps {
 			if p.GetStatus() == lnrpc.Payment_IN_FLIGHT || p.GetStatus() == lnrpc.Payment_INITIATED {
 				return fmt.Errorf("payment %s in flight", p.GetPaymentHash()[:8])
 			}
@@ -91,21 +91,32 @@ const settleWait = 20 * time.Second
 // markExisting remembers the payments and invoices from before the run
 // (the network's own probes and funding), which are not the client's.
 func (b *Backend) markExisting(ctx context.Context) error {
-	ps, err := b.payer.LN().ListPayments(ctx, &lnrpc.ListPaymentsRequest{IncludeIncomplete: true, MaxPayments: 10000})
+	ps, err := listPayments(ctx, b.payer.LN(), b.pays)
 	if err != nil {
 		return fmt.Errorf("list payments: %w", err)
 	}
-	for _, p := range ps.GetPayments() {
-		b.existing[p.GetPaymentHash()] = true
+	for _, p := range ps {
+		b.pays.forget(p.GetPaymentHash())
 	}
-	is, err := b.payee.LN().ListInvoices(ctx, &lnrpc.ListInvoiceRequest{NumMaxInvoices: 10000})
+	is, err := listInvoices(ctx, b.payee.LN(), b.invs)
 	if err != nil {
 		return fmt.Errorf("list invoices: %w", err)
 	}
-	for _, i := range is.GetInvoices() {
-		b.existing[hexHash(i.GetRHash())] = true
+	for _, i := range is {
+		b.invs.forget(hexHash(i.GetRHash()))
 	}
 	return nil
+}
+
+// Forget drops what the backend and its provider hold of purchases a
+// long run has judged for good (by the paths they asked for): the
+// provider's records, and their payments and invoices from every later
+// read of the truth. The truth then stays the size of what is live.
+func (b *Backend) Forget(paths []string) {
+	hashes := b.prov.Forget(paths)
+	b.pays.forget(hashes...)
+	b.invs.forget(hashes...)
+	b.phases.forget(hashes)
 }
 
 func nsTime(ns int64) time.Time {
@@ -116,14 +127,11 @@ func nsTime(ns int64) time.Time {
 }
 
 func (b *Backend) payments(ctx context.Context, t *history.Truth) error {
-	resp, err := b.payer.LN().ListPayments(ctx, &lnrpc.ListPaymentsRequest{IncludeIncomplete: true, MaxPayments: 10000})
+	ps, err := listPayments(ctx, b.payer.LN(), b.pays)
 	if err != nil {
 		return err
 	}
-	for _, p := range resp.GetPayments() {
-		if b.existing[p.GetPaymentHash()] {
-			continue
-		}
+	for _, p := range ps {
 		hp := history.Payment{
 			Hash: p.GetPaymentHash(), Status: p.GetStatus().String(),
 			ValueMsat: p.GetValueMsat(), FeeMsat: p.GetFeeMsat(), Created: nsTime(p.GetCreationTimeNs()),
@@ -151,15 +159,12 @@ func (b *Backend) payments(ctx context.Context, t *history.Truth) error {
 }
 
 func (b *Backend) invoices(ctx context.Context, t *history.Truth, holds map[string]bool) error {
-	resp, err := b.payee.LN().ListInvoices(ctx, &lnrpc.ListInvoiceRequest{NumMaxInvoices: 10000})
+	is, err := listInvoices(ctx, b.payee.LN(), b.invs)
 	if err != nil {
 		return err
 	}
-	for _, i := range resp.GetInvoices() {
+	for _, i := range is {
 		h := hexHash(i.GetRHash())
-		if b.existing[h] {
-			continue
-		}
 		inv := history.Invoice{
 			Hash: h, State: i.GetState().String(), ValueMsat: i.GetValueMsat(), AmtPaidMsat: i.GetAmtPaidMsat(),
 			Created: time.Unix(i.GetCreationDate(), 0), Expiry: time.Duration(i.GetExpiry()) * time.Second, Hold: holds[h],

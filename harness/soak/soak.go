@@ -288,8 +288,11 @@ type soak struct {
 	keys   map[string]*keyState
 	pool   [][]string     // recent keys per kind, for repeat purchases
 	counts map[string]int // keys made per kind prefix
-	lat    []sample       // latencies of the last ten seconds
-	active []string       // faults in place
+	// retiredPaid sums the succeeded payments of retired keys, which
+	// later truths lack.
+	retiredPaid struct{ n, msat, fees int64 }
+	lat         []sample // latencies of the last ten seconds
+	active      []string // faults in place
 
 	ok, fail, info, shed atomic.Int64
 	inflight             atomic.Int64
@@ -601,7 +604,7 @@ func (s *soak) window(ctx context.Context, endTraffic context.CancelFunc) {
 	started := time.Now()
 	before := s.atRest()
 	through := s.session.Len()
-	truth, err := s.session.Truth(ctx, s.allPlanned(), true)
+	truth, err := s.session.Truth(ctx, s.session.Planned(), true)
 	if err != nil {
 		s.log.Warn("soak truth", "err", err)
 	}
@@ -651,7 +654,7 @@ func (s *soak) window(ctx context.Context, endTraffic context.CancelFunc) {
 			endTraffic()
 		}
 	}
-	s.retire(started, judged)
+	s.retire(started, judged, truth)
 }
 
 // busy lists the live keys a window could not judge: in flight, or
@@ -685,7 +688,11 @@ func (s *soak) atRest() map[string]time.Time {
 
 // retire forgets the keys that ended for good (ok or failed), were judged
 // at rest by a window since, run no more and will not be bought again.
-func (s *soak) retire(at time.Time, judged map[string]bool) {
+// Their part of the window's truth is appended to the record first
+// (history.AppendRetired): the backend forgets them, and its later truths
+// lack them. A window whose truth has errors retires nothing: what it
+// missed would be missing from the record for good.
+func (s *soak) retire(at time.Time, judged map[string]bool, truth *history.Truth) {
 	s.mu.Lock()
 	recent := map[string]bool{}
 	for _, pool := range s.pool {
@@ -708,12 +715,35 @@ func (s *soak) retire(at time.Time, judged map[string]bool) {
 			continue
 		}
 		gone = append(gone, k)
-		delete(s.keys, k)
 	}
 	// The latencies of the last ten seconds only.
 	cut := time.Now().Add(-10 * time.Second)
 	i := sort.Search(len(s.lat), func(i int) bool { return s.lat[i].at.After(cut) })
 	s.lat = slices.Clone(s.lat[i:])
+	s.mu.Unlock()
+	if len(gone) == 0 || len(truth.Errors) > 0 {
+		return
+	}
+	set := make(map[string]bool, len(gone))
+	for _, k := range gone {
+		set[k] = true
+	}
+	part := truth.Of(func(k string) bool { return set[k] })
+	if err := history.AppendRetired(s.cfg.Dir, part); err != nil {
+		s.log.Warn("soak retire", "err", err)
+		return
+	}
+	s.mu.Lock()
+	for _, k := range gone {
+		delete(s.keys, k)
+	}
+	for _, p := range part.Payments {
+		if p.Status == "SUCCEEDED" {
+			s.retiredPaid.n++
+			s.retiredPaid.msat += p.ValueMsat
+			s.retiredPaid.fees += p.FeeMsat
+		}
+	}
 	s.mu.Unlock()
 	s.session.Retire(gone)
 }
@@ -743,7 +773,9 @@ func (s *soak) meterPayments(t *history.Truth) {
 	if s.cfg.Meter == nil {
 		return
 	}
-	var n, paid, fees int64
+	s.mu.Lock()
+	n, paid, fees := s.retiredPaid.n, s.retiredPaid.msat, s.retiredPaid.fees
+	s.mu.Unlock()
 	for _, p := range t.Payments {
 		if p.Status == "SUCCEEDED" {
 			n++
