@@ -34,13 +34,6 @@ func (c *listCursor) forget(hashes ...string) {
 	}
 }
 
-// skipped reports whether hash is left out.
-func (c *listCursor) skipped(hash string) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.skip[hash]
-}
-
 // readList pages through a list from the cursor. page returns up to
 // listPage entries after offset; id gives an entry's hash and index.
 // Skipped hashes the read did not meet past its new start are dropped
