@@ -47,22 +47,29 @@ var netParams = &chaincfg.RegressionNetParams
 type Chain struct {
 	dir      string
 	bin      string
-	rpcAddr  string
-	p2pAddr  string
+	sandbox  Sandbox
+	rpc      Endpoint
+	p2p      Endpoint
 	certPath string
 	log      *slog.Logger
 
 	miner  *minerWallet
 	mineMu sync.Mutex // serializes mining with the block log
-	proc   *process
+	proc   Proc
 	client *rpcclient.Client
 }
 
-// RPCAddr is btcd's JSON-RPC address (TLS, user and password l402chaos).
-func (c *Chain) RPCAddr() string { return c.rpcAddr }
+// RPCAddr is btcd's JSON-RPC address as this process dials it (TLS,
+// user and password l402chaos).
+func (c *Chain) RPCAddr() string { return c.rpc.Host }
 
-// P2PAddr is btcd's peer-to-peer address.
-func (c *Chain) P2PAddr() string { return c.p2pAddr }
+// RPCPeerAddr is btcd's JSON-RPC address as the network's nodes dial
+// it: RPCAddr for local processes, btcd's own address in a container
+// network.
+func (c *Chain) RPCPeerAddr() string { return c.rpc.Peer }
+
+// P2PAddr is btcd's peer-to-peer address as this process dials it.
+func (c *Chain) P2PAddr() string { return c.p2p.Host }
 
 // CertPath is the path of btcd's RPC TLS certificate.
 func (c *Chain) CertPath() string { return c.certPath }
@@ -73,9 +80,18 @@ func (c *Chain) Credentials() (user, pass string) { return btcdUser, btcdPass }
 // Pid is btcd's process id.
 func (c *Chain) Pid() int { return c.proc.Pid() }
 
+// LogPath is the file btcd's output goes to.
+func (c *Chain) LogPath() string { return filepath.Join(c.dir, "btcd.out") }
+
+// btcd's own ports, which an isolated runtime publishes.
+const (
+	btcdRPCPort = 18334
+	btcdP2PPort = 18444
+)
+
 // startChain starts btcd in dir (reusing its chain if dir holds one) and
 // waits until it answers RPC.
-func startChain(ctx context.Context, bin, dir string, log *slog.Logger) (*Chain, error) {
+func startChain(ctx context.Context, sb Sandbox, bin, dir string, log *slog.Logger) (*Chain, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create btcd dir: %w", err)
 	}
@@ -83,19 +99,52 @@ func startChain(ctx context.Context, bin, dir string, log *slog.Logger) (*Chain,
 	if err != nil {
 		return nil, err
 	}
-	c := &Chain{dir: dir, bin: bin, certPath: filepath.Join(dir, "rpc.cert"), log: log, miner: miner}
+	c := &Chain{dir: dir, bin: bin, sandbox: sb, certPath: filepath.Join(dir, "rpc.cert"), log: log, miner: miner}
+	if err := writeRPCCert(c.certPath, filepath.Join(dir, "rpc.key"), sb); err != nil {
+		return nil, err
+	}
 	if err := c.start(ctx); err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
+// CertHoster is a sandbox whose programs reach btcd at addresses other
+// than loopback (a container network's); btcd's RPC certificate must name
+// every one of them, proxies in between included.
+type CertHoster interface {
+	CertHosts() []string
+}
+
+// writeRPCCert makes btcd's RPC certificate before btcd starts (btcd
+// would make one for the addresses it has, if there were none): for
+// loopback and the sandbox's addresses. A restored snapshot's would name
+// the addresses of the network it was made on; the nodes, started after
+// btcd, read the new one.
+func writeRPCCert(certPath, keyPath string, sb Sandbox) error {
+	hosts := []string{"localhost", "127.0.0.1"}
+	if h, ok := sb.(CertHoster); ok {
+		hosts = append(hosts, h.CertHosts()...)
+	}
+	cert, key, err := btcutil.NewTLSCertPair("l402chaos regtest", time.Now().Add(10*365*24*time.Hour), hosts)
+	if err != nil {
+		return fmt.Errorf("btcd rpc certificate: %w", err)
+	}
+	if err := os.WriteFile(keyPath, key, 0o600); err != nil {
+		return fmt.Errorf("btcd rpc certificate: %w", err)
+	}
+	if err := os.WriteFile(certPath, cert, 0o644); err != nil {
+		return fmt.Errorf("btcd rpc certificate: %w", err)
+	}
+	return nil
+}
+
 func (c *Chain) start(ctx context.Context) error {
 	var err error
-	if c.rpcAddr, err = ports.next(); err != nil {
+	if c.rpc, err = c.sandbox.Endpoint("btcd", btcdRPCPort); err != nil {
 		return err
 	}
-	if c.p2pAddr, err = ports.next(); err != nil {
+	if c.p2p, err = c.sandbox.Endpoint("btcd", btcdP2PPort); err != nil {
 		return err
 	}
 	args := []string{
@@ -104,8 +153,8 @@ func (c *Chain) start(ctx context.Context) error {
 		"--logdir=" + filepath.Join(c.dir, "logs"),
 		"--rpcuser=" + btcdUser,
 		"--rpcpass=" + btcdPass,
-		"--rpclisten=" + c.rpcAddr,
-		"--listen=" + c.p2pAddr,
+		"--rpclisten=" + c.rpc.Listen,
+		"--listen=" + c.p2p.Listen,
 		"--rpccert=" + c.certPath,
 		"--rpckey=" + filepath.Join(c.dir, "rpc.key"),
 		"--miningaddr=" + c.miner.addr.EncodeAddress(),
@@ -121,19 +170,22 @@ func (c *Chain) start(ctx context.Context) error {
 		"--utxocachemaxsize=16",
 		"--debuglevel=info",
 	}
-	c.log.Debug("starting btcd", "rpc", c.rpcAddr, "dir", c.dir)
-	c.proc, err = startProcess("btcd", c.bin, args, filepath.Join(c.dir, "btcd.out"))
+	c.log.Debug("starting btcd", "rpc", c.rpc.Host, "dir", c.dir)
+	c.proc, err = c.sandbox.Start(ctx, Spec{
+		Name: "btcd", Bin: c.bin, Args: args, Dir: c.dir, LogPath: c.LogPath(),
+		Endpoints: []Endpoint{c.rpc, c.p2p},
+	})
 	if err != nil {
 		return err
 	}
 	if err := c.waitReady(ctx); err != nil {
-		c.proc.kill()
+		c.proc.Kill()
 		return err
 	}
 	start := time.Now()
 	n, err := c.replayBlocks(ctx)
 	if err != nil {
-		c.proc.kill()
+		c.proc.Kill()
 		return err
 	}
 	if n > 0 {
@@ -146,7 +198,7 @@ func (c *Chain) waitReady(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, btcdReadyTimeout)
 	defer cancel()
 	err := wait.Until(ctx, pollInterval, func(ctx context.Context) error {
-		if err := c.proc.exited(); err != nil {
+		if err := c.proc.Exited(); err != nil {
 			return wait.Permanent(err)
 		}
 		if c.client == nil {
@@ -158,7 +210,7 @@ func (c *Chain) waitReady(ctx context.Context) error {
 			// every HTTP POST connection after one request, which costs
 			// a TLS handshake per call.
 			client, err := rpcclient.New(&rpcclient.ConnConfig{
-				Host: c.rpcAddr, Endpoint: "ws", User: btcdUser, Pass: btcdPass,
+				Host: c.rpc.Host, Endpoint: "ws", User: btcdUser, Pass: btcdPass,
 				Certificates: cert,
 			}, nil)
 			if err != nil {
@@ -304,9 +356,9 @@ func (c *Chain) stop(graceful bool) error {
 		return nil
 	}
 	if graceful {
-		return c.proc.terminate(stopTimeout)
+		return c.proc.Terminate(stopTimeout)
 	}
-	return c.proc.kill()
+	return c.proc.Kill()
 }
 
 // minerWallet is the key that coinbases pay to, and how far they have been

@@ -9,6 +9,7 @@ import (
 // form is what `chaos up --json` prints.
 type Info struct {
 	Network     string        `json:"network"`
+	Backend     string        `json:"backend"`
 	RunDir      string        `json:"run_dir"`
 	LNDVersion  string        `json:"lnd_version"`
 	BtcdVersion string        `json:"btcd_version"`
@@ -41,7 +42,7 @@ type NodeInfo struct {
 func (n *Network) Info() Info {
 	user, pass := n.chain.Credentials()
 	info := Info{
-		Network: "regtest", RunDir: n.dir,
+		Network: "regtest", Backend: n.cfg.runtime.Name(), RunDir: n.dir,
 		LNDVersion: n.bins.LNDVersion, BtcdVersion: n.bins.BtcdVersion,
 		Btcd: BtcdInfo{
 			RPC: n.chain.RPCAddr(), P2P: n.chain.P2PAddr(),
@@ -51,7 +52,7 @@ func (n *Network) Info() Info {
 	}
 	for _, node := range n.Nodes() {
 		info.Nodes = append(info.Nodes, NodeInfo{
-			Name: node.Name(), GRPC: node.RPCAddr(), REST: node.RESTAddr(), P2P: node.P2PAddr(),
+			Name: node.Name(), GRPC: node.RPCAddr(), REST: node.RESTAddr(), P2P: node.P2PHostAddr(),
 			TLSCertPath: node.TLSCertPath(), MacaroonPath: node.AdminMacaroonPath(), PubKey: node.PubKey(),
 		})
 	}

@@ -67,7 +67,7 @@ func (n *Node) interposeHops() error {
 	}
 	hops := []Hop{
 		{Name: P2PHop(n.name), Upstream: n.P2PAddr()},
-		{Name: ChainHop(n.name), Upstream: n.chain.RPCAddr()},
+		{Name: ChainHop(n.name), Upstream: n.chain.RPCPeerAddr()},
 	}
 	for _, h := range hops {
 		n.mu.Lock()
@@ -104,5 +104,5 @@ func (n *Node) hopAddrLocked(name, def string) string {
 func (n *Node) AdvertisedAddr() string {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	return n.hopAddrLocked(P2PHop(n.name), n.p2pAddr)
+	return n.hopAddrLocked(P2PHop(n.name), n.p2p.Peer)
 }

@@ -22,9 +22,9 @@ func TestInterposeAsksAgainOnlyWhenUpstreamChanges(t *testing.T) {
 		}
 		return proxies[h.Name], nil
 	}
-	chain := &Chain{rpcAddr: "127.0.0.1:18334"}
+	chain := &Chain{rpc: local("127.0.0.1:18334")}
 	n := &Node{name: Alice, chain: chain, log: slog.New(slog.DiscardHandler), interpose: f,
-		hops: map[string]hopAddr{}, rpcAddr: "127.0.0.1:10009", restAddr: "127.0.0.1:8080", p2pAddr: "127.0.0.1:9735"}
+		hops: map[string]hopAddr{}, rpc: local("127.0.0.1:10009"), rest: local("127.0.0.1:8080"), p2p: local("127.0.0.1:9735")}
 
 	require.NoError(t, n.interposeHops())
 	require.Equal(t, []Hop{{"p2p:alice", "127.0.0.1:9735"}, {"chain:alice", "127.0.0.1:18334"}}, asked)
@@ -39,7 +39,7 @@ func TestInterposeAsksAgainOnlyWhenUpstreamChanges(t *testing.T) {
 	require.Len(t, asked, 2)
 
 	// Fresh ports: only the moved hop is asked again, and keeps its proxy.
-	n.p2pAddr = "127.0.0.1:9736"
+	n.p2p = local("127.0.0.1:9736")
 	require.NoError(t, n.interposeHops())
 	require.Equal(t, Hop{"p2p:alice", "127.0.0.1:9736"}, asked[2])
 	require.Len(t, asked, 3)
@@ -47,16 +47,16 @@ func TestInterposeAsksAgainOnlyWhenUpstreamChanges(t *testing.T) {
 }
 
 func TestInterposeErrorsAndDefault(t *testing.T) {
-	chain := &Chain{rpcAddr: "127.0.0.1:18334"}
+	chain := &Chain{rpc: local("127.0.0.1:18334")}
 	boom := errors.New("boom")
-	n := &Node{name: Bob, chain: chain, hops: map[string]hopAddr{}, p2pAddr: "127.0.0.1:9735",
+	n := &Node{name: Bob, chain: chain, hops: map[string]hopAddr{}, p2p: local("127.0.0.1:9735"),
 		interpose: func(Hop) (string, error) { return "", boom }}
 	require.ErrorIs(t, n.interposeHops(), boom)
 	n.interpose = func(Hop) (string, error) { return "not an address", nil }
 	require.Error(t, n.interposeHops())
 
 	// Without a hook nothing changes.
-	plain := &Node{name: Bob, chain: chain, p2pAddr: "127.0.0.1:9735"}
+	plain := &Node{name: Bob, chain: chain, p2p: local("127.0.0.1:9735")}
 	require.NoError(t, plain.interposeHops())
 	args := plain.args()
 	require.Contains(t, args, "--externalip=127.0.0.1:9735")
@@ -66,3 +66,6 @@ func TestInterposeErrorsAndDefault(t *testing.T) {
 	var c config
 	require.Error(t, WithInterpose(nil)(&c))
 }
+
+// local is a process runtime's endpoint: one address for every side.
+func local(addr string) Endpoint { return Endpoint{Listen: addr, Host: addr, Peer: addr} }

@@ -78,6 +78,8 @@ type config struct {
 	buildOpts   []BuildOption
 	nodeArgs    map[string][]string
 	interpose   func(Hop) (string, error)
+	runtime     Runtime
+	onOpen      func(context.Context, Sandbox, string) error
 }
 
 // Option adjusts a Network. Options validate their arguments.
@@ -211,6 +213,7 @@ type Network struct {
 	cfg      config
 	bins     Binaries
 	dir      string
+	sandbox  Sandbox
 	log      *slog.Logger
 	chain    *Chain
 	nodes    map[string]*Node
@@ -232,6 +235,7 @@ func Start(ctx context.Context, opts ...Option) (*Network, error) {
 		baseDir:     os.TempDir(),
 		log:         slog.New(slog.NewTextHandler(io.Discard, nil)),
 		nodeArgs:    map[string][]string{},
+		runtime:     Processes{},
 	}
 	for _, o := range opts {
 		if err := o(&cfg); err != nil {
@@ -260,8 +264,9 @@ func Start(ctx context.Context, opts ...Option) (*Network, error) {
 	return startFresh(ctx, cfg, bins)
 }
 
-// newNetwork creates the run directory and the (not yet started) nodes.
-func newNetwork(cfg config, bins Binaries) (*Network, error) {
+// newNetwork creates the run directory and opens the runtime's sandbox
+// for it; the nodes are not yet started.
+func newNetwork(ctx context.Context, cfg config, bins Binaries) (*Network, error) {
 	if err := os.MkdirAll(cfg.baseDir, 0o755); err != nil {
 		return nil, fmt.Errorf("regtest: create base dir: %w", err)
 	}
@@ -278,6 +283,16 @@ func newNetwork(cfg config, bins Binaries) (*Network, error) {
 		}
 	}
 	n := &Network{cfg: cfg, bins: bins, dir: dir, log: cfg.log, nodes: map[string]*Node{}, channels: cfg.channels()}
+	if n.sandbox, err = cfg.runtime.Open(ctx, dir); err != nil {
+		n.Close()
+		return nil, fmt.Errorf("regtest: %s runtime: %w", cfg.runtime.Name(), err)
+	}
+	if cfg.onOpen != nil {
+		if err := cfg.onOpen(ctx, n.sandbox, dir); err != nil {
+			n.Close()
+			return nil, fmt.Errorf("regtest: %w", err)
+		}
+	}
 	return n, nil
 }
 
@@ -285,14 +300,14 @@ func (n *Network) addNodes() {
 	for _, name := range n.cfg.nodeNames() {
 		n.nodes[name] = &Node{
 			name: name, dir: filepath.Join(n.dir, name), bin: n.bins.LND,
-			chain: n.chain, extraArgs: n.cfg.nodeArgs[name], log: n.log,
+			chain: n.chain, extraArgs: n.cfg.nodeArgs[name], log: n.log, sandbox: n.sandbox,
 			interpose: n.cfg.interpose, hops: map[string]hopAddr{},
 		}
 	}
 }
 
 func startFresh(ctx context.Context, cfg config, bins Binaries) (_ *Network, err error) {
-	n, err := newNetwork(cfg, bins)
+	n, err := newNetwork(ctx, cfg, bins)
 	if err != nil {
 		return nil, err
 	}
@@ -303,7 +318,7 @@ func startFresh(ctx context.Context, cfg config, bins Binaries) (_ *Network, err
 		}
 	}()
 	ph := newPhases()
-	if n.chain, err = startChain(ctx, bins.Btcd, filepath.Join(n.dir, "btcd"), n.log); err != nil {
+	if n.chain, err = startChain(ctx, n.sandbox, bins.Btcd, filepath.Join(n.dir, "btcd"), n.log); err != nil {
 		return nil, err
 	}
 	ph.done("btcd")
@@ -525,6 +540,20 @@ func (n *Network) Channels() []ChannelSpec { return append([]ChannelSpec(nil), n
 // Dir is the run directory.
 func (n *Network) Dir() string { return n.dir }
 
+// Sandbox is where the network's programs run: start more programs
+// beside them with its Start.
+func (n *Network) Sandbox() Sandbox { return n.sandbox }
+
+// CanIsolate reports whether the network's nodes can be cut from it as
+// a whole (Node.Isolate): its sandbox says so.
+func (n *Network) CanIsolate() bool {
+	c, ok := n.sandbox.(interface{ CanIsolate() bool })
+	return ok && c.CanIsolate()
+}
+
+// Runtime is the network's runtime.
+func (n *Network) Runtime() Runtime { return n.cfg.runtime }
+
 // Binaries are the executables the network runs.
 func (n *Network) Binaries() Binaries { return n.bins }
 
@@ -545,6 +574,9 @@ func (n *Network) Close() error {
 		}
 		if n.chain != nil {
 			errs = append(errs, n.chain.stop(false))
+		}
+		if n.sandbox != nil {
+			errs = append(errs, n.sandbox.Close())
 		}
 		if !n.cfg.keep {
 			errs = append(errs, os.RemoveAll(n.dir))

@@ -36,15 +36,16 @@ type Node struct {
 	extraArgs []string
 	log       *slog.Logger
 	interpose func(Hop) (string, error) // nil: no proxies
+	sandbox   Sandbox
 
-	mu       sync.Mutex
-	rpcAddr  string
-	restAddr string
-	p2pAddr  string
-	proc     *process
-	conn     *grpc.ClientConn
-	pubKey   string
-	hops     map[string]hopAddr // interposed hops by name
+	mu     sync.Mutex
+	rpc    Endpoint
+	rest   Endpoint
+	p2p    Endpoint
+	proc   Proc
+	conn   *grpc.ClientConn
+	pubKey string
+	hops   map[string]hopAddr // interposed hops by name
 }
 
 // Name is the node's name in the topology (alice, bob, carol).
@@ -53,14 +54,34 @@ func (n *Node) Name() string { return n.name }
 // Dir is the node's lnddir.
 func (n *Node) Dir() string { return n.dir }
 
-// RPCAddr is the gRPC host:port.
-func (n *Node) RPCAddr() string { n.mu.Lock(); defer n.mu.Unlock(); return n.rpcAddr }
+// RPCAddr is the gRPC host:port, as this process dials it.
+func (n *Node) RPCAddr() string { n.mu.Lock(); defer n.mu.Unlock(); return n.rpc.Host }
 
-// RESTAddr is the REST host:port.
-func (n *Node) RESTAddr() string { n.mu.Lock(); defer n.mu.Unlock(); return n.restAddr }
+// RPCPeerAddr is the gRPC host:port as the network's other programs
+// (a proxy in front of the node) dial it.
+func (n *Node) RPCPeerAddr() string { n.mu.Lock(); defer n.mu.Unlock(); return n.rpc.Peer }
 
-// P2PAddr is the Lightning peer-to-peer host:port.
-func (n *Node) P2PAddr() string { n.mu.Lock(); defer n.mu.Unlock(); return n.p2pAddr }
+// RESTAddr is the REST host:port, as this process dials it.
+func (n *Node) RESTAddr() string { n.mu.Lock(); defer n.mu.Unlock(); return n.rest.Host }
+
+// P2PAddr is the Lightning peer-to-peer host:port as the other nodes
+// dial it.
+func (n *Node) P2PAddr() string { n.mu.Lock(); defer n.mu.Unlock(); return n.p2p.Peer }
+
+// P2PHostAddr is the Lightning peer-to-peer host:port as this process
+// dials it (P2PAddr for local processes, a published port for
+// containers).
+func (n *Node) P2PHostAddr() string { n.mu.Lock(); defer n.mu.Unlock(); return n.p2p.Host }
+
+// LogPath is the file the node's output goes to.
+func (n *Node) LogPath() string { return filepath.Join(n.dir, "lnd.out") }
+
+// lnd's own ports, which an isolated runtime publishes.
+const (
+	lndRPCPort  = 10009
+	lndRESTPort = 8080
+	lndP2PPort  = 9735
+)
 
 // TLSCertPath is the path of the node's TLS certificate.
 func (n *Node) TLSCertPath() string { return filepath.Join(n.dir, "tls.cert") }
@@ -77,7 +98,7 @@ func (n *Node) PubKey() string { n.mu.Lock(); defer n.mu.Unlock(); return n.pubK
 func (n *Node) Pid() int {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.proc == nil || n.proc.exited() != nil {
+	if n.proc == nil || n.proc.Exited() != nil {
 		return 0
 	}
 	return n.proc.Pid()
@@ -128,14 +149,17 @@ func (n *Node) Start(ctx context.Context) error {
 
 func (n *Node) startOnce(ctx context.Context, freshPorts bool) error {
 	n.mu.Lock()
-	if n.rpcAddr == "" || freshPorts {
-		for _, p := range []*string{&n.rpcAddr, &n.restAddr, &n.p2pAddr} {
-			addr, err := ports.next()
+	if n.rpc.Host == "" || freshPorts {
+		for _, p := range []struct {
+			ep   *Endpoint
+			port int
+		}{{&n.rpc, lndRPCPort}, {&n.rest, lndRESTPort}, {&n.p2p, lndP2PPort}} {
+			ep, err := n.sandbox.Endpoint(n.name, p.port)
 			if err != nil {
 				n.mu.Unlock()
 				return err
 			}
-			*p = addr
+			*p.ep = ep
 		}
 		if n.conn != nil {
 			n.conn.Close()
@@ -148,13 +172,14 @@ func (n *Node) startOnce(ctx context.Context, freshPorts bool) error {
 	}
 	n.mu.Lock()
 	args := n.args()
+	eps := []Endpoint{n.rpc, n.rest, n.p2p}
 	n.mu.Unlock()
 
 	if err := os.MkdirAll(n.dir, 0o755); err != nil {
 		return fmt.Errorf("create node dir: %w", err)
 	}
 	n.log.Debug("starting lnd", "node", n.name, "rpc", args)
-	proc, err := startProcess(n.name, n.bin, args, filepath.Join(n.dir, "lnd.out"))
+	proc, err := n.sandbox.Start(ctx, Spec{Name: n.name, Bin: n.bin, Args: args, Dir: n.dir, LogPath: n.LogPath(), Endpoints: eps})
 	if err != nil {
 		return err
 	}
@@ -162,7 +187,7 @@ func (n *Node) startOnce(ctx context.Context, freshPorts bool) error {
 	n.proc = proc
 	n.mu.Unlock()
 	if err := n.waitReady(ctx); err != nil {
-		proc.kill()
+		proc.Kill()
 		return err
 	}
 	return nil
@@ -178,14 +203,14 @@ func (n *Node) args() []string {
 		"--nobootstrap",
 		"--bitcoin.regtest",
 		"--bitcoin.node=btcd",
-		"--btcd.rpchost=" + n.hopAddrLocked(ChainHop(n.name), n.chain.RPCAddr()),
+		"--btcd.rpchost=" + n.hopAddrLocked(ChainHop(n.name), n.chain.RPCPeerAddr()),
 		"--btcd.rpcuser=" + user,
 		"--btcd.rpcpass=" + pass,
 		"--btcd.rpccert=" + n.chain.CertPath(),
-		"--rpclisten=" + n.rpcAddr,
-		"--restlisten=" + n.restAddr,
-		"--listen=" + n.p2pAddr,
-		"--externalip=" + n.hopAddrLocked(P2PHop(n.name), n.p2pAddr),
+		"--rpclisten=" + n.rpc.Listen,
+		"--restlisten=" + n.rest.Listen,
+		"--listen=" + n.p2p.Listen,
+		"--externalip=" + n.hopAddrLocked(P2PHop(n.name), n.p2p.Peer),
 		"--debuglevel=info",
 		"--logging.file.disable",
 		"--logging.no-commit-hash",
@@ -222,7 +247,7 @@ func (n *Node) waitReady(ctx context.Context) error {
 	proc := n.proc
 	n.mu.Unlock()
 	err := wait.Until(ctx, pollInterval, func(ctx context.Context) error {
-		if err := proc.exited(); err != nil {
+		if err := proc.Exited(); err != nil {
 			return wait.Permanent(err)
 		}
 		if n.grpcConn() == nil {
@@ -240,7 +265,7 @@ func (n *Node) waitReady(ctx context.Context) error {
 		return n.synced(ctx)
 	})
 	if err != nil {
-		return fmt.Errorf("wait for %s to be ready: %w\n--- last lines of %s ---\n%s", n.name, err, proc.logPath, tail(proc.logPath, 15))
+		return fmt.Errorf("wait for %s to be ready: %w\n--- last lines of %s ---\n%s", n.name, err, proc.LogPath(), tail(proc.LogPath(), 15))
 	}
 	return n.checkSubServers(ctx)
 }
@@ -338,10 +363,10 @@ func Dial(rpcAddr, tlsCertPath, macaroonPath string) (*grpc.ClientConn, error) {
 	return conn, nil
 }
 
-func (n *Node) process() (*process, error) {
+func (n *Node) process() (Proc, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.proc == nil || n.proc.exited() != nil {
+	if n.proc == nil || n.proc.Exited() != nil {
 		return nil, fmt.Errorf("%s: %w", n.name, ErrNotRunning)
 	}
 	return n.proc, nil
@@ -354,15 +379,15 @@ func (n *Node) Stop(ctx context.Context) error {
 	if err != nil {
 		return nil // already stopped
 	}
-	if p.isPaused() {
-		p.resume()
+	if p.Paused() {
+		p.Resume()
 	}
 	ctx, cancel := context.WithTimeout(ctx, rpcTimeout)
 	defer cancel()
 	if _, err := n.LN().StopDaemon(ctx, &lnrpc.StopRequest{}); err != nil {
-		return p.terminate(stopTimeout)
+		return p.Terminate(stopTimeout)
 	}
-	return p.wait(stopTimeout)
+	return p.Wait(stopTimeout)
 }
 
 // Kill sends SIGKILL to the node's process group: a crash, with no chance to
@@ -372,7 +397,7 @@ func (n *Node) Kill() error {
 	if err != nil {
 		return nil
 	}
-	return p.kill()
+	return p.Kill()
 }
 
 // Pause freezes the node with SIGSTOP: its sockets stay open but nothing
@@ -382,7 +407,7 @@ func (n *Node) Pause() error {
 	if err != nil {
 		return err
 	}
-	return p.pause()
+	return p.Pause()
 }
 
 // Resume continues a paused node with SIGCONT.
@@ -391,13 +416,59 @@ func (n *Node) Resume() error {
 	if err != nil {
 		return err
 	}
-	return p.resume()
+	return p.Resume()
 }
 
 // Paused reports whether the node is frozen by Pause.
 func (n *Node) Paused() bool {
 	p, err := n.process()
-	return err == nil && p.isPaused()
+	return err == nil && p.Paused()
+}
+
+// Isolate cuts the node from the run's network: its peers, its chain
+// backend and the harness all lose it, as in a real partition; the
+// process keeps running. It wraps ErrNoIsolation on a backend that
+// cannot (local processes).
+func (n *Node) Isolate(ctx context.Context) error {
+	p, err := n.process()
+	if err != nil {
+		return err
+	}
+	iso, ok := p.(Isolator)
+	if !ok {
+		return fmt.Errorf("isolate %s: %w", n.name, ErrNoIsolation)
+	}
+	if err := iso.Isolate(ctx); err != nil {
+		return fmt.Errorf("isolate %s: %w", n.name, err)
+	}
+	return nil
+}
+
+// Rejoin joins an isolated node to the run's network again, at its
+// address; its peers reconnect on their own (see Network.WaitReady).
+func (n *Node) Rejoin(ctx context.Context) error {
+	p, err := n.process()
+	if err != nil {
+		return err
+	}
+	iso, ok := p.(Isolator)
+	if !ok {
+		return fmt.Errorf("rejoin %s: %w", n.name, ErrNoIsolation)
+	}
+	if err := iso.Rejoin(ctx); err != nil {
+		return fmt.Errorf("rejoin %s: %w", n.name, err)
+	}
+	return nil
+}
+
+// Isolated reports whether the node is cut from the network by Isolate.
+func (n *Node) Isolated() bool {
+	p, err := n.process()
+	if err != nil {
+		return false
+	}
+	iso, ok := p.(Isolator)
+	return ok && iso.Isolated()
 }
 
 // Restart stops the node gracefully if it runs, starts it on the same data

@@ -41,3 +41,8 @@ func (s *portSet) next() (string, error) {
 	}
 	return "", fmt.Errorf("find a free port: no new port after 100 tries")
 }
+
+// FreeAddr returns a loopback address whose port was free a moment ago
+// and that this process has not handed out in the last ten minutes: for
+// runtimes that publish a program's ports on this machine.
+func FreeAddr() (string, error) { return ports.next() }

@@ -79,7 +79,7 @@ func startProcess(name, bin string, args []string, logPath string) (*process, er
 func (p *process) Pid() int { return p.cmd.Process.Pid }
 
 // exited returns an *ExitError once the process has ended, nil before.
-func (p *process) exited() error {
+func (p *process) Exited() error {
 	select {
 	case <-p.done:
 		return &ExitError{Name: p.name, Err: p.err, LogTail: tail(p.logPath, 20)}
@@ -89,7 +89,7 @@ func (p *process) exited() error {
 }
 
 func (p *process) signal(sig syscall.Signal) error {
-	if p.exited() != nil {
+	if p.Exited() != nil {
 		return nil
 	}
 	err := syscall.Kill(-p.Pid(), sig)
@@ -100,7 +100,7 @@ func (p *process) signal(sig syscall.Signal) error {
 }
 
 // kill sends SIGKILL to the group and waits until the child is reaped.
-func (p *process) kill() error {
+func (p *process) Kill() error {
 	if err := p.signal(syscall.SIGKILL); err != nil {
 		return fmt.Errorf("kill %s: %w", p.name, err)
 	}
@@ -111,7 +111,7 @@ func (p *process) kill() error {
 
 // terminate asks the group to stop with SIGTERM (resuming it first if it is
 // paused) and kills it if it has not exited within grace.
-func (p *process) terminate(grace time.Duration) error {
+func (p *process) Terminate(grace time.Duration) error {
 	if err := p.signal(syscall.SIGTERM); err != nil {
 		return fmt.Errorf("terminate %s: %w", p.name, err)
 	}
@@ -121,22 +121,22 @@ func (p *process) terminate(grace time.Duration) error {
 		p.setPaused(false)
 		return nil
 	case <-time.After(grace):
-		return p.kill()
+		return p.Kill()
 	}
 }
 
 // wait blocks until the process exits or grace passes, then kills it.
-func (p *process) wait(grace time.Duration) error {
+func (p *process) Wait(grace time.Duration) error {
 	select {
 	case <-p.done:
 		return nil
 	case <-time.After(grace):
-		return p.kill()
+		return p.Kill()
 	}
 }
 
-func (p *process) pause() error {
-	if err := p.exited(); err != nil {
+func (p *process) Pause() error {
+	if err := p.Exited(); err != nil {
 		return err
 	}
 	if err := p.signal(syscall.SIGSTOP); err != nil {
@@ -146,8 +146,8 @@ func (p *process) pause() error {
 	return nil
 }
 
-func (p *process) resume() error {
-	if err := p.exited(); err != nil {
+func (p *process) Resume() error {
+	if err := p.Exited(); err != nil {
 		return err
 	}
 	if err := p.signal(syscall.SIGCONT); err != nil {
@@ -163,11 +163,18 @@ func (p *process) setPaused(v bool) {
 	p.mu.Unlock()
 }
 
-func (p *process) isPaused() bool {
+func (p *process) Paused() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.paused
 }
+
+// LogPath is where the child's output goes.
+func (p *process) LogPath() string { return p.logPath }
+
+// LogTail returns the last n lines of a program's log, for error
+// messages.
+func LogTail(path string, n int) string { return tail(path, n) }
 
 // tail returns the last n lines of a file, for error messages.
 func tail(path string, n int) string {

@@ -104,7 +104,7 @@ func ensureSnapshot(ctx context.Context, cfg config, bins Binaries) (string, sna
 	fresh.snapshot, fresh.keep = false, false
 	// The snapshot is made without proxies: it must not depend on the
 	// caller's, and the restored nodes ask for their hops afresh.
-	fresh.interpose = nil
+	fresh.interpose, fresh.onOpen = nil, nil
 	n, err := startFresh(ctx, fresh, bins)
 	if err != nil {
 		return "", snapshotMeta{}, fmt.Errorf("make snapshot: %w", err)
@@ -173,7 +173,7 @@ func startFromSnapshot(ctx context.Context, cfg config, bins Binaries) (_ *Netwo
 	if err != nil {
 		return nil, fmt.Errorf("regtest: %w", err)
 	}
-	n, err := newNetwork(cfg, bins)
+	n, err := newNetwork(ctx, cfg, bins)
 	if err != nil {
 		return nil, err
 	}
@@ -190,7 +190,7 @@ func startFromSnapshot(ctx context.Context, cfg config, bins Binaries) (_ *Netwo
 	os.Remove(filepath.Join(n.dir, "snapshot.json"))
 	ph.done("copy")
 	n.channels = meta.Channels
-	if n.chain, err = startChain(ctx, bins.Btcd, filepath.Join(n.dir, "btcd"), n.log); err != nil {
+	if n.chain, err = startChain(ctx, n.sandbox, bins.Btcd, filepath.Join(n.dir, "btcd"), n.log); err != nil {
 		return nil, err
 	}
 	ph.done("btcd")
@@ -297,7 +297,7 @@ func sweep(base string, removed func(dir string)) error {
 			continue
 		}
 		pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
-		if err != nil || pid <= 0 || processAlive(pid) {
+		if err != nil || pid <= 0 || ProcessAlive(pid) {
 			continue
 		}
 		if err := os.RemoveAll(dir); err != nil {
@@ -308,7 +308,21 @@ func sweep(base string, removed func(dir string)) error {
 	return nil
 }
 
-func processAlive(pid int) bool {
+// ProcessAlive reports whether a process of this machine still runs. A
+// zombie (killed, not yet reaped by its parent: kill -9 of an owner
+// whose parent reaps late) has ended, and counts as dead.
+func ProcessAlive(pid int) bool {
 	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
+	if err != nil && !errors.Is(err, syscall.EPERM) {
+		return false
+	}
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return !errors.Is(err, os.ErrNotExist)
+	}
+	// The state follows the command's closing parenthesis.
+	if i := strings.LastIndexByte(string(stat), ')'); i >= 0 && i+2 < len(stat) {
+		return stat[i+2] != 'Z'
+	}
+	return true
 }

@@ -45,7 +45,27 @@ func Command(ctx context.Context, pkg, dir, name string) (string, error) {
 	if !strings.HasPrefix(pkg, "./") || clean == "." || clean == ".." || strings.HasPrefix(clean, "../") {
 		return "", fmt.Errorf("build %s: %w: %q", name, ErrPackage, pkg)
 	}
-	pkg = "./" + clean
+	return build(ctx, "./"+clean, dir, name, nil)
+}
+
+// Static is Command for a binary that must run on an empty filesystem
+// (an image FROM scratch): built with CGO_ENABLED=0, so statically
+// linked. pkg is a command of this module ("./cmd/chaos") or of a module
+// this one requires, by import path ("github.com/Shopify/toxiproxy/v2/cmd/server").
+func Static(ctx context.Context, pkg, dir, name string) (string, error) {
+	clean := path.Clean(pkg)
+	switch {
+	case strings.HasPrefix(pkg, "./") && clean != "." && clean != ".." && !strings.HasPrefix(clean, "../"):
+		pkg = "./" + clean
+	case !strings.HasPrefix(pkg, ".") && !path.IsAbs(pkg) && strings.Contains(clean, "."):
+		pkg = clean
+	default:
+		return "", fmt.Errorf("build %s: %w: %q", name, ErrPackage, pkg)
+	}
+	return build(ctx, pkg, dir, name, []string{"CGO_ENABLED=0"})
+}
+
+func build(ctx context.Context, pkg, dir, name string, env []string) (string, error) {
 	if name == "" || filepath.Base(name) != name {
 		return "", fmt.Errorf("build %s: bad binary name %q", pkg, name)
 	}
@@ -72,14 +92,14 @@ func Command(ctx context.Context, pkg, dir, name string) (string, error) {
 	}
 	// go build -o of a package that is not a command writes its archive
 	// there without complaint: ask first.
-	out, err := goCmd(ctx, root, "list", "-f", "{{.Name}}", pkg)
+	out, err := goCmd(ctx, root, env, "list", "-f", "{{.Name}}", pkg)
 	if err != nil {
 		return "", fmt.Errorf("build %s: %w", pkg, err)
 	}
 	if out != "main" {
 		return "", fmt.Errorf("build %s: %w: package %s is not a command", pkg, ErrPackage, out)
 	}
-	if _, err := goCmd(ctx, root, "build", "-o", bin, pkg); err != nil {
+	if _, err := goCmd(ctx, root, env, "build", "-o", bin, pkg); err != nil {
 		return "", fmt.Errorf("build %s: %w", pkg, err)
 	}
 	if builds.done == nil {
@@ -90,9 +110,12 @@ func Command(ctx context.Context, pkg, dir, name string) (string, error) {
 }
 
 // goCmd runs the go command in dir and returns its trimmed output.
-func goCmd(ctx context.Context, dir string, args ...string) (string, error) {
+func goCmd(ctx context.Context, dir string, env []string, args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = dir
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {

@@ -2,6 +2,7 @@ package gobuild_test
 
 import (
 	"context"
+	"debug/elf"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -59,5 +60,24 @@ func TestCommandBadPackage(t *testing.T) {
 			_, err = os.Stat(filepath.Join(dir, "x"))
 			require.ErrorIs(t, err, os.ErrNotExist, "nothing written")
 		})
+	}
+}
+
+// TestStaticHasNoInterpreter builds a dependency's command static: an
+// ELF with no program interpreter runs on an empty filesystem.
+func TestStaticHasNoInterpreter(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	bin, err := gobuild.Static(ctx, "github.com/Shopify/toxiproxy/v2/cmd/server", t.TempDir(), "toxiproxy")
+	require.NoError(t, err)
+	f, err := elf.Open(bin)
+	require.NoError(t, err)
+	defer f.Close()
+	for _, p := range f.Progs {
+		require.NotEqual(t, elf.PT_INTERP, p.Type, "a static binary has no interpreter")
+	}
+	for _, bad := range []string{"../x", "/abs/cmd", "cmd/chaos", "."} {
+		_, err := gobuild.Static(ctx, bad, t.TempDir(), "x")
+		require.ErrorIs(t, err, gobuild.ErrPackage, bad)
 	}
 }
