@@ -102,6 +102,20 @@ type Node interface {
 	Start(ctx context.Context) error
 }
 
+// Isolator is an optional Node ability: cutting the node from the
+// network as a whole, as a real partition does (the containers backend
+// disconnects its container from the run's network). Node.Start heals
+// it.
+type Isolator interface {
+	Isolate(ctx context.Context) error
+}
+
+// Isolating is an optional Environment ability: reporting whether its
+// nodes can be isolated (see Isolator, Scenario.NeedsIsolation).
+type Isolating interface {
+	CanIsolate() bool
+}
+
 // Phase is a moment of a payment that a fault can wait for.
 type Phase string
 

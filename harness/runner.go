@@ -20,6 +20,10 @@ import (
 // killed (an in-process client). The run is Unknown.
 var ErrNeedsKiller = errors.New("scenario kills the client; this client cannot be killed")
 
+// ErrNeedsIsolation: the scenario cuts a node from the network as a
+// whole, and this backend cannot (only the containers backend can).
+var ErrNeedsIsolation = errors.New("scenario isolates a node; this backend cannot (run it with -backend containers)")
+
 // Runner runs scenarios: it starts a backend and a client, drives the
 // traffic while the faults fire, heals, collects the ground truth and
 // checks it.
@@ -103,6 +107,10 @@ func (r *Runner) Run(ctx context.Context, sc Scenario, seed int64) *check.RunRes
 			log.Warn("close backend", "err", err)
 		}
 	}()
+	if iso, ok := env.(Isolating); sc.NeedsIsolation && (!ok || !iso.CanIsolate()) {
+		run.Err = ErrNeedsIsolation
+		return run
+	}
 	stateDir, err := os.MkdirTemp("", "l402chaos-client-")
 	if err != nil {
 		run.Err = err

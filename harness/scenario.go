@@ -34,6 +34,10 @@ type Scenario struct {
 	// NeedsKiller marks scenarios that kill the client: they need a
 	// Client that implements Killer.
 	NeedsKiller bool `json:"needs_killer,omitempty"`
+	// NeedsIsolation marks scenarios that cut a node from the network
+	// as a whole: they need a backend whose nodes are Isolators (the
+	// containers backend); elsewhere they do not apply.
+	NeedsIsolation bool `json:"needs_isolation,omitempty"`
 }
 
 // DefaultTimeout bounds a scenario's traffic.

@@ -100,6 +100,31 @@ func All() []harness.Scenario {
 			Coverage:    []harness.Coverage{faultFired("down " + harness.LinkPeers), invoiceState(history.InvoiceSettled, true)},
 		},
 		{
+			Name:        "payee-isolated-while-held",
+			Description: "the payee's LND is cut from the network as a whole (its container disconnected: peers, chain, provider and client lose it) while it holds the HTLC, then joins again and settles: the purchase completes once",
+			Setup:       []harness.Fault{knob(fakeprovider.Knob{Kind: fakeprovider.HoldInvoice, Times: 1, For: dur(12 * time.Second), Then: "settle"})},
+			Faults:      []harness.Fault{fault.After(fault.For(fault.IsolateNode{Node: "bob"}, 6*time.Second), harness.InvoiceAccepted)},
+			Traffic:     []harness.Traffic{data("k1")},
+			Coverage:    []harness.Coverage{faultFired("isolate bob"), invoiceState(history.InvoiceSettled, true)},
+			// Only the containers backend can cut a node off as a whole.
+			NeedsIsolation: true,
+		},
+		{
+			Name:        "payer-lnd-killed-in-flight",
+			Description: "the payer's LND is killed (kill -9; on containers the container, restarted on the same data) while the HTLC is held; the client must track the payment across the crash and never pay twice",
+			Setup:       []harness.Fault{knob(fakeprovider.Knob{Kind: fakeprovider.HoldInvoice, Times: 1, For: dur(6 * time.Second), Then: "settle"})},
+			Faults:      []harness.Fault{fault.After(fault.For(fault.KillNode{Node: "alice"}, 2*time.Second), harness.InvoiceAccepted)},
+			Traffic:     []harness.Traffic{data("k1")},
+			Coverage:    []harness.Coverage{faultFired("kill -9 alice"), invoiceState(history.InvoiceSettled, true)},
+		},
+		{
+			Name:        "payee-frozen-in-flight",
+			Description: "the payee's LND is frozen (SIGSTOP; on containers the cgroup freezer) as the client pays, and thawed later: the HTLC waits, the purchase completes once",
+			Faults:      []harness.Fault{fault.After(fault.For(fault.PauseNode{Node: "bob"}, 5*time.Second), harness.ChallengeIssued)},
+			Traffic:     []harness.Traffic{data("k1")},
+			Coverage:    []harness.Coverage{faultFired("pause bob"), delivered()},
+		},
+		{
 			Name:        "response-lost-after-processing",
 			Description: "the provider runs the paid POST and drops the connection; the retry must not run the side effect twice",
 			Setup:       []harness.Fault{knob(fakeprovider.Knob{Kind: fakeprovider.DropAfter, Times: 1, Match: fakeprovider.Match{Method: "POST", Credentialed: true}})},

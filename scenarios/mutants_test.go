@@ -43,6 +43,7 @@ func TestMutantsCaught(t *testing.T) {
 		t.Run(m.Name, func(t *testing.T) {
 			sc, ok := byName[exposes[m.Name]]
 			require.True(t, ok, "no scenario exposes mutant %s", m.Name)
+			applies(t, sc)
 			s := seed(t)
 			t.Logf("mutant %s on %s, seed %d", m.Name, sc.Name, s)
 			r := runner(t, execClient(append([]string{bin}, m.Args()...)), "mutant "+m.Name)

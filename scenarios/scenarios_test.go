@@ -17,11 +17,51 @@ import (
 	"github.com/l402chaos/l402chaos/harness/adapter"
 	"github.com/l402chaos/l402chaos/harness/check"
 	"github.com/l402chaos/l402chaos/harness/live"
+	"github.com/l402chaos/l402chaos/regtest/containers"
 	"github.com/l402chaos/l402chaos/regtest/regtesttest"
 	"github.com/l402chaos/l402chaos/scenarios"
 )
 
-var seedFlag = flag.Int64("seed", 0, "seed for every scenario (0: derived from the time, and printed)")
+var (
+	seedFlag    = flag.Int64("seed", 0, "seed for every scenario (0: derived from the time, and printed)")
+	backendFlag = flag.String("backend", backendDefault(), "where the networks run: process or containers (env L402CHAOS_BACKEND)")
+)
+
+func backendDefault() string {
+	if b := os.Getenv("L402CHAOS_BACKEND"); b != "" {
+		return b
+	}
+	return "process"
+}
+
+// start is the live backend's start on the chosen backend. Asked for
+// containers without a Docker engine, the test fails: it never skips.
+func start(t *testing.T) harness.StartFunc {
+	t.Helper()
+	switch *backendFlag {
+	case "process":
+		return live.Start
+	case "containers":
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		eng, err := containers.Connect(ctx)
+		require.NoError(t, err, "-backend=containers")
+		t.Cleanup(func() { eng.Close() })
+		return live.StartOn(containers.New(eng, containers.WithLogger(regtesttest.Logger(t))))
+	}
+	t.Fatalf("-backend=%q: want process or containers", *backendFlag)
+	return nil
+}
+
+// applies skips a scenario that does not apply on the chosen backend:
+// one that isolates a node needs containers. It runs there (CI runs the
+// containers subset), so the skip is never the only run it gets.
+func applies(t *testing.T, sc harness.Scenario) {
+	t.Helper()
+	if sc.NeedsIsolation && *backendFlag != "containers" {
+		t.Skipf("%s isolates a node: it needs -backend=containers", sc.Name)
+	}
+}
 
 func seed(t *testing.T) int64 {
 	s := *seedFlag
@@ -71,7 +111,7 @@ func runner(t *testing.T, client harness.ClientFunc, name string) *harness.Runne
 	if !testing.Verbose() {
 		log = slog.New(slog.DiscardHandler)
 	}
-	r, err := harness.NewRunner(live.Start, client,
+	r, err := harness.NewRunner(start(t), client,
 		harness.WithLogger(log), harness.WithReportDir(t.TempDir()), harness.WithClientName(name))
 	require.NoError(t, err)
 	return r
@@ -108,6 +148,7 @@ func TestScenarios(t *testing.T) {
 	r := runner(t, execClient(cmd), "reference (exec)")
 	for _, sc := range scenarios.All() {
 		t.Run(sc.Name, func(t *testing.T) {
+			applies(t, sc)
 			s := seed(t)
 			t.Logf("seed %d; replay: %s", s, harness.ReplayCommand(sc.Name, s))
 			ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)

@@ -46,6 +46,7 @@ func commands() []command {
 		{"sim", "explore random fault sequences on the deterministic simulator, shrink a violation", cmdSim},
 		{"soak", "run one network for hours under traffic and faults, judged as it goes; metrics and plots", cmdSoak},
 		{"build", "build (or find in the cache) the lnd and btcd binaries", cmdBuild},
+		{"images", "build (or find in the engine) the containers backend's images of lnd and btcd", cmdImages},
 		{"version", "print the versions of chaos, lnd and btcd", cmdVersion},
 	}
 }
@@ -188,6 +189,8 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	bf.register(fs)
 	var pf providerFlags
 	pf.register(fs)
+	var bk backendFlag
+	bk.register(fs)
 	var (
 		noProvider = fs.Bool("no-provider", false, "start only the network, without the L402 provider on bob")
 		ledgerOut  = fs.String("ledger-out", "", "write the provider's ledger as JSON to this file on exit")
@@ -211,7 +214,14 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	buildOpts := bf.options(stderr)
 	log := newLogger(stderr, *verbose)
+	rt, release, err := bk.runtime(ctx, log, stderr, stderr)
+	if err != nil {
+		return err
+	}
+	defer release()
+	sweepContainers(ctx, log)
 	opts := []regtest.Option{
+		regtest.WithRuntime(rt),
 		regtest.WithTopology(regtest.Topology(*topology)),
 		regtest.WithCapacity(btcutil.Amount(*capacity)),
 		regtest.WithPush(btcutil.Amount(*push)),
@@ -299,7 +309,7 @@ func writeFileAtomic(path string, data []byte) error {
 }
 
 func printInfo(w io.Writer, info regtest.Info, pi *ProviderInfo, envPath string) {
-	fmt.Fprintf(w, "l402chaos: regtest network up (lnd %s, btcd %s)\n\n", firstLine(info.LNDVersion), firstLine(info.BtcdVersion))
+	fmt.Fprintf(w, "l402chaos: regtest network up on %s (lnd %s, btcd %s)\n\n", info.Backend, firstLine(info.LNDVersion), firstLine(info.BtcdVersion))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "btcd\trpc %s\tuser %s pass %s\tcert %s\n", info.Btcd.RPC, info.Btcd.User, info.Btcd.Pass, info.Btcd.TLSCertPath)
 	for _, n := range info.Nodes {

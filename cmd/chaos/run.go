@@ -100,6 +100,7 @@ type runSettings struct {
 	dir       string
 	verbose   bool
 	json      bool
+	backend   backendFlag
 }
 
 func parseRunFlags(args []string, stderr io.Writer) (runSettings, error) {
@@ -112,9 +113,11 @@ func parseRunFlags(args []string, stderr io.Writer) (runSettings, error) {
 		dir       = fs.String("reports", "", "where to write the reports (default ./chaos-reports/<timestamp>)")
 		verbose   = fs.Bool("v", false, "print every verdict row, and log the harness's progress on stderr")
 		jsonOut   = fs.Bool("json", false, "print results.json on stdout; progress and tables go to stderr")
+		backend   backendFlag
 	)
+	backend.register(fs)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: chaos run [-scenario regexp] [-seed N] [-client-cmd 'command args'] [-client exec|inprocess] [-reports dir] [-v] [-json]")
+		fmt.Fprintln(stderr, "usage: chaos run [-scenario regexp] [-seed N] [-client-cmd 'command args'] [-client exec|inprocess] [-backend process|containers] [-reports dir] [-v] [-json]")
 		fmt.Fprintln(stderr, "Runs the scenarios one after another against the client, each on a fresh regtest network.")
 		fmt.Fprintln(stderr, "Exit 0 all valid, 1 a checker found a violation, 3 the harness could not judge (and nothing invalid), 64 bad usage.")
 		fs.PrintDefaults()
@@ -125,7 +128,10 @@ func parseRunFlags(args []string, stderr io.Writer) (runSettings, error) {
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 
-	s := runSettings{seed: *seed, kind: *kind, dir: *dir, verbose: *verbose, json: *jsonOut}
+	s := runSettings{seed: *seed, kind: *kind, dir: *dir, verbose: *verbose, json: *jsonOut, backend: backend}
+	if err := backend.check(); err != nil {
+		return s, err
+	}
 	switch s.kind {
 	case clientExec, clientInProcess:
 	default:
@@ -157,6 +163,26 @@ func parseRunFlags(args []string, stderr io.Writer) (runSettings, error) {
 			msg = err.Error()
 		}
 		return s, fmt.Errorf("%w: -scenario: %s; the scenarios are: %s", errUsage, msg, strings.Join(scenarioNames(scenarios.All()), ", "))
+	}
+	// Scenarios that cut a node off as a whole need containers: on
+	// processes they do not apply, and are left out with a word.
+	var skipped []string
+	if backend.name != backendContainers {
+		kept := scs[:0]
+		for _, sc := range scs {
+			if sc.NeedsIsolation {
+				skipped = append(skipped, sc.Name)
+				continue
+			}
+			kept = append(kept, sc)
+		}
+		scs = kept
+	}
+	if len(scs) == 0 {
+		return s, fmt.Errorf("%w: -scenario %q: %s isolate a node, which needs -backend %s", errUsage, *pattern, strings.Join(skipped, ", "), backendContainers)
+	}
+	if len(skipped) > 0 {
+		fmt.Fprintf(stderr, "chaos run: not applicable on -backend %s (they need -backend %s): %s\n", backend.name, backendContainers, strings.Join(skipped, ", "))
 	}
 	s.scenarios = scs
 	if s.seed == 0 {
@@ -195,7 +221,13 @@ func runScenarios(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err := os.MkdirAll(s.dir, 0o755); err != nil {
 		return fmt.Errorf("reports: %w", err)
 	}
-	runner, err := harness.NewRunner(live.Start, newClient,
+	rt, release, err := s.backend.runtime(ctx, log, stderr, stderr)
+	if err != nil {
+		return err
+	}
+	defer release()
+	sweepContainers(ctx, log)
+	runner, err := harness.NewRunner(live.StartOn(rt), newClient,
 		harness.WithLogger(log), harness.WithReportDir(s.dir), harness.WithClientName(name))
 	if err != nil {
 		return err

@@ -30,7 +30,7 @@ import (
 // chaos soak runs one long-lived network under steady traffic and a
 // stream of faults, judged as it goes:
 //
-//	flags ─▶ live.Start (network, provider, toxiproxy) ─▶ soak.Run (Session driver)
+//	flags ─▶ live.StartOn (network, provider, toxiproxy) ─▶ soak.Run (Session driver)
 //	        ─▶ metrics (Prometheus on loopback, series.jsonl) ─▶ progress line
 //	        ─▶ results.json, soak.html, exit code from the verdict
 
@@ -47,6 +47,7 @@ type soakSettings struct {
 	metrics  string
 	randSeed bool
 	verbose  bool
+	backend  backendFlag
 }
 
 func parseSoakFlags(args []string, stderr io.Writer) (soakSettings, error) {
@@ -64,10 +65,12 @@ func parseSoakFlags(args []string, stderr io.Writer) (soakSettings, error) {
 		out         = fs.String("out", "", "the run directory (default ./chaos-reports/soak-<timestamp>)")
 		metricsAddr = fs.String("metrics-listen", "127.0.0.1:0", "where to serve Prometheus metrics (loopback only; empty: off)")
 		verbose     = fs.Bool("v", false, "log the harness's progress on stderr")
+		backend     backendFlag
 	)
+	backend.register(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: chaos soak -duration D [-rate R] [-concurrency C] [-keys K] [-nemesis random|none|schedule:FILE]")
-		fmt.Fprintln(stderr, "                  [-client-cmd CMD] [-seed S] [-out DIR] [-metrics-listen ADDR] [-stop-on-invalid] [-v]")
+		fmt.Fprintln(stderr, "                  [-client-cmd CMD] [-seed S] [-out DIR] [-metrics-listen ADDR] [-backend process|containers] [-stop-on-invalid] [-v]")
 		fmt.Fprintln(stderr, "Runs one network for the duration under steady traffic and a stream of faults, judged as it goes.")
 		fmt.Fprintln(stderr, "Ctrl-C heals, finishes, judges and writes the reports; a second Ctrl-C abandons the run after teardown.")
 		fmt.Fprintln(stderr, "Exit 0 valid, 1 a checker found a violation, 3 the harness could not judge, 64 bad usage.")
@@ -84,7 +87,10 @@ func parseSoakFlags(args []string, stderr io.Writer) (soakSettings, error) {
 			Duration: *duration, Rate: *rate, Concurrency: *concurrency, Keys: *keys,
 			Window: *window, StopOnInvalid: *stopInvalid, Seed: *seed,
 		},
-		nemesis: *nemesis, dir: *out, metrics: *metricsAddr, verbose: *verbose,
+		nemesis: *nemesis, dir: *out, metrics: *metricsAddr, verbose: *verbose, backend: backend,
+	}
+	if err := backend.check(); err != nil {
+		return s, err
 	}
 	switch {
 	case !set["duration"]:
@@ -221,8 +227,14 @@ func runSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	} else {
 		name = "exec: " + joinCommand(command)
 	}
-	fmt.Fprintln(stdout, "l402chaos: starting the network (from the snapshot)")
-	env, err := live.Start(runCtx, harness.Network{}, log)
+	rt, release, err := s.backend.runtime(runCtx, log, stderr, stderr)
+	if err != nil {
+		return err
+	}
+	defer release()
+	sweepContainers(runCtx, log)
+	fmt.Fprintf(stdout, "l402chaos: starting the network on %s (from the snapshot)\n", rt.Name())
+	env, err := live.StartOn(rt)(runCtx, harness.Network{}, log)
 	if err != nil {
 		return fmt.Errorf("start the network: %w", err)
 	}

@@ -26,6 +26,7 @@ func Catalogue() []harness.Fault {
 		Slicer{Link: harness.LinkProvider, Stream: harness.Downstream, AvgSize: 8, SizeVariation: 4, Delay: 10 * time.Millisecond},
 		KillNode{Node: "alice"}, KillNode{Node: "bob"},
 		PauseNode{Node: "bob"},
+		IsolateNode{Node: "bob"},
 		RestartNode{Node: "alice"}, RestartNode{Node: "bob"},
 		RestartProvider{Down: time.Second},
 		RestartProvider{Forget: true},

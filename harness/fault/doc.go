@@ -4,6 +4,8 @@
 //	network   Latency Timeout Reset LimitData Bandwidth Slicer Down
 //	          (toxiproxy toxics on a named link, toxicity always 1)
 //	process   KillNode PauseNode RestartNode KillClient RestartProvider
+//	          IsolateNode (containers: the node's container cut from
+//	          the run's network)
 //	lightning Knob (the provider's L7 knobs, hold invoices among them)
 //	          ResolveHolds RevokeTokens Mine MineUntilCancel Drain
 //	wrappers  After (fire on a payment phase) For (heal after a time)

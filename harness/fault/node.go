@@ -63,3 +63,30 @@ func (r RestartNode) Inject(ctx context.Context, env *harness.Env) (harness.Heal
 	}
 	return noHeal, nil
 }
+
+// IsolateNode cuts an LND node from the network as a whole: its peers,
+// its chain backend, the provider and the client all lose it at the IP
+// level while it keeps running (the containers backend disconnects its
+// container from the run's network). The heal joins it again and waits
+// until its channels carry payments. Backends that cannot isolate
+// (local processes) refuse it: see Scenario.NeedsIsolation.
+type IsolateNode struct {
+	Node string `json:"node"`
+}
+
+func (i IsolateNode) Name() string { return "isolate " + i.Node }
+
+func (i IsolateNode) Inject(ctx context.Context, env *harness.Env) (harness.Heal, error) {
+	n, err := env.Backend.Node(i.Node)
+	if err != nil {
+		return nil, err
+	}
+	iso, ok := n.(harness.Isolator)
+	if !ok {
+		return nil, fmt.Errorf("%s: %w", i.Name(), harness.ErrNeedsIsolation)
+	}
+	if err := iso.Isolate(ctx); err != nil {
+		return nil, fmt.Errorf("%s: %w", i.Name(), err)
+	}
+	return n.Start, nil
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -52,14 +53,30 @@ var _ harness.Environment = (*Backend)(nil)
 // snapshot cache when it can), the provider on bob, and a proxy on every
 // link the faults can reach.
 func Start(ctx context.Context, n harness.Network, log *slog.Logger) (_ harness.Environment, err error) {
-	b, err := start(ctx, n, log)
+	b, err := start(ctx, n, log, regtest.Processes{})
 	if err != nil {
 		return nil, err
 	}
 	return b, nil
 }
 
-func start(ctx context.Context, n harness.Network, log *slog.Logger) (_ *Backend, err error) {
+// StartOn is Start on a runtime. On local processes (regtest.Processes)
+// it is Start: the proxies run in this process. On any other (the
+// containers backend) toxiproxy runs as a program of the network, beside
+// the nodes (a container of the run's network, driven with its Go
+// client), and the provider listens where the network's programs reach
+// this machine, behind it.
+func StartOn(rt regtest.Runtime) harness.StartFunc {
+	return func(ctx context.Context, n harness.Network, log *slog.Logger) (harness.Environment, error) {
+		b, err := start(ctx, n, log, rt)
+		if err != nil {
+			return nil, err
+		}
+		return b, nil
+	}
+}
+
+func start(ctx context.Context, n harness.Network, log *slog.Logger, rt regtest.Runtime) (_ *Backend, err error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -75,8 +92,32 @@ func start(ctx context.Context, n harness.Network, log *slog.Logger) (_ *Backend
 	if n.Topology == "routed" {
 		topo, next = regtest.Routed, regtest.Carol
 	}
-	b.net, err = regtest.Start(ctx, regtest.WithTopology(topo), regtest.WithSnapshot(true),
-		regtest.WithLogger(log), regtest.WithInterpose(b.links.Interpose))
+	opts := []regtest.Option{
+		regtest.WithTopology(topo), regtest.WithSnapshot(true), regtest.WithLogger(log), regtest.WithRuntime(rt),
+		regtest.WithInterpose(func(h regtest.Hop) (string, error) { return b.links.Interpose(h) }),
+	}
+	provHost := "127.0.0.1"
+	if _, local := rt.(regtest.Processes); !local {
+		cache, err := regtest.CacheDir()
+		if err != nil {
+			return nil, err
+		}
+		bin, err := ToxiproxyBinary(ctx, filepath.Join(cache, "static"))
+		if err != nil {
+			return nil, fmt.Errorf("toxiproxy: %w", err)
+		}
+		opts = append(opts, regtest.WithOnOpen(func(ctx context.Context, sb regtest.Sandbox, dir string) error {
+			links, err := StartToxiproxy(ctx, sb, dir, bin, log)
+			if err != nil {
+				return err
+			}
+			b.links.Close()
+			b.links = links
+			provHost = regtest.HostIP(sb)
+			return nil
+		}))
+	}
+	b.net, err = regtest.Start(ctx, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("start network: %w", err)
 	}
@@ -103,7 +144,8 @@ func start(ctx context.Context, n harness.Network, log *slog.Logger) (_ *Backend
 		}
 	}
 	b.prov, err = fakeprovider.Start(ctx, fakeprovider.NewLND(b.payee.LN(), b.payee.Invoices()), b.cfg,
-		fakeprovider.WithLogger(log.With("component", "provider")), fakeprovider.WithObserver(b.observe))
+		fakeprovider.WithLogger(log.With("component", "provider")), fakeprovider.WithObserver(b.observe),
+		fakeprovider.WithAddrs(provHost+":0", provHost+":0", "127.0.0.1:0"))
 	if err != nil {
 		return nil, fmt.Errorf("start provider: %w", err)
 	}
@@ -111,7 +153,7 @@ func start(ctx context.Context, n harness.Network, log *slog.Logger) (_ *Backend
 	if err != nil {
 		return nil, err
 	}
-	payerAddr, err := b.links.Add(harness.LinkPayer, b.payer.RPCAddr())
+	payerAddr, err := b.links.Add(harness.LinkPayer, b.payer.RPCPeerAddr())
 	if err != nil {
 		return nil, err
 	}
@@ -152,6 +194,10 @@ func (b *Backend) Node(name string) (harness.Node, error) {
 	}
 	return &node{n: n, net: b.net}, nil
 }
+
+// CanIsolate reports whether the nodes can be cut from the network as a
+// whole: on the containers backend.
+func (b *Backend) CanIsolate() bool { return b.net.CanIsolate() }
 
 // ErrUnknownNode: no node by that name in the topology.
 var ErrUnknownNode = errors.New("unknown node")
@@ -218,7 +264,15 @@ func (n *node) Restart(ctx context.Context) error {
 	return n.net.WaitReady(ctx)
 }
 
+// Isolate cuts the node from the run's network (containers only).
+func (n *node) Isolate(ctx context.Context) error { return n.n.Isolate(ctx) }
+
 func (n *node) Start(ctx context.Context) error {
+	if n.n.Isolated() {
+		if err := n.n.Rejoin(ctx); err != nil {
+			return err
+		}
+	}
 	if n.n.Paused() {
 		if err := n.n.Resume(); err != nil {
 			return err

@@ -22,18 +22,20 @@ import (
 	"github.com/l402chaos/l402chaos/regtest"
 )
 
-// Links are the run's network links: toxiproxy proxies run in-process,
-// one per hop, and groups of them under one name.
+// Links are the run's network links: toxiproxy proxies, one per hop,
+// and groups of them under one name. The proxies run in this process
+// (NewLinks) or on a toxiproxy server of their own, driven with
+// toxiproxy's Go client (NewRemoteLinks: a container of the run's
+// network); everything above the proxies is the same.
 //
-//	caller --> 127.0.0.1:<listen> --[toxics]--> upstream
-//	            (stable per name)              (may change: Add again)
+//	caller --> <listen> --[toxics]--> upstream
+//	            (stable per name)     (may change: Add again)
 //
-// A proxy listens on 127.0.0.1:0 once and keeps that port for its whole
-// life: a new upstream (a node restarted on fresh ports) and a link taken
-// down and brought up again reuse it, so callers never learn a new
-// address. While a link is down its port is free, and in principle
-// another process could take it meanwhile; bringing the link up then
-// fails instead of silently moving.
+// A proxy listens on one address for its whole life: a new upstream (a
+// node restarted on fresh ports) and a link taken down and brought up
+// again reuse it, so callers never learn a new address. While a link is
+// down its port is free, and in principle another process could take it
+// meanwhile; bringing the link up then fails instead of silently moving.
 //
 // Every toxiproxy call is bounded by the caller's context: toxiproxy can
 // block adding or removing a toxic while a connection's buffers are full,
@@ -41,14 +43,36 @@ import (
 // not, in the background.
 type Links struct {
 	log    *slog.Logger
-	zlog   zerolog.Logger
-	server *toxiproxy.ApiServer
+	server proxyServer
 	seq    atomic.Uint64 // toxic names
 
 	mu      sync.Mutex
-	proxies map[string]*toxiproxy.Proxy
+	proxies map[string]proxy
 	groups  map[string][]string
 	closed  bool
+}
+
+// proxyServer makes proxies: in this process or on a toxiproxy server.
+type proxyServer interface {
+	// create starts a proxy towards upstream.
+	create(name, upstream string) (proxy, error)
+}
+
+// proxy is one toxiproxy proxy.
+type proxy interface {
+	// addrs are where callers reach it: from this process, and from the
+	// network's programs (the same for an in-process proxy).
+	addrs() (host, peer string)
+	upstream() string
+	// setUpstream points it elsewhere, keeping its address, its toxics and
+	// its state (up or down).
+	setUpstream(upstream string) error
+	setEnabled(up bool) error
+	// addToxic adds a toxic from toxiproxy's JSON and returns its name.
+	addToxic(body []byte) (string, error)
+	// removeToxic removes one; a toxic already gone is not an error.
+	removeToxic(name string) error
+	stop()
 }
 
 var (
@@ -60,20 +84,19 @@ var (
 	ErrLinksClosed = errors.New("links are closed")
 )
 
-// NewLinks makes an empty set of links. toxiproxy's own log lines (warn
-// and above) go to log at debug level: under faults they are expected.
+// NewLinks makes an empty set of links whose proxies run in this
+// process, on 127.0.0.1. toxiproxy's own log lines (warn and above) go to
+// log at debug level: under faults they are expected.
 func NewLinks(log *slog.Logger) *Links {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	zlog := zerolog.New(slogWriter{log}).Level(zerolog.WarnLevel)
-	return &Links{
-		log:     log,
-		zlog:    zlog,
-		server:  toxiproxy.NewServer(toxiproxy.NewMetricsContainer(nil), zlog),
-		proxies: map[string]*toxiproxy.Proxy{},
-		groups:  map[string][]string{},
-	}
+	return newLinks(log, &localServer{zlog: zlog, server: toxiproxy.NewServer(toxiproxy.NewMetricsContainer(nil), zlog)})
+}
+
+func newLinks(log *slog.Logger, server proxyServer) *Links {
+	return &Links{log: log, server: server, proxies: map[string]proxy{}, groups: map[string][]string{}}
 }
 
 // slogWriter hands zerolog's JSON lines to slog.
@@ -84,52 +107,61 @@ func (w slogWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// Add starts a proxy named name towards upstream and returns its listen
-// address. Adding an existing name again points it at the new upstream
-// (closing the connections to the old one) and keeps its address and its
-// toxics; a link that is down stays down.
+// Add starts a proxy named name towards upstream and returns its
+// address as this process reaches it. Adding an existing name again
+// points it at the new upstream (closing the connections to the old one)
+// and keeps its address and its toxics; a link that is down stays down.
 func (l *Links) Add(name, upstream string) (string, error) {
+	p, err := l.add(name, upstream)
+	if err != nil {
+		return "", err
+	}
+	host, _ := p.addrs()
+	return host, nil
+}
+
+func (l *Links) add(name, upstream string) (proxy, error) {
 	if name == "" || upstream == "" {
-		return "", fmt.Errorf("add link %q -> %q: name and upstream are required", name, upstream)
+		return nil, fmt.Errorf("add link %q -> %q: name and upstream are required", name, upstream)
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
-		return "", fmt.Errorf("add link %s: %w", name, ErrLinksClosed)
+		return nil, fmt.Errorf("add link %s: %w", name, ErrLinksClosed)
 	}
 	if _, ok := l.groups[name]; ok {
-		return "", fmt.Errorf("add link %s: already a group", name)
+		return nil, fmt.Errorf("add link %s: already a group", name)
 	}
 	if p, ok := l.proxies[name]; ok {
-		p.Lock()
-		listen, cur, enabled := p.Listen, p.Upstream, p.Enabled
-		p.Unlock()
-		if cur == upstream {
-			return listen, nil
+		if p.upstream() == upstream {
+			return p, nil
 		}
-		// Update stops the proxy, sets the upstream, and starts it again
-		// on the same listen address if it was enabled.
-		err := p.Update(&toxiproxy.Proxy{Listen: listen, Upstream: upstream, Enabled: enabled})
-		if err != nil {
-			return "", fmt.Errorf("link %s: new upstream %s: %w", name, upstream, err)
+		if err := p.setUpstream(upstream); err != nil {
+			return nil, fmt.Errorf("link %s: new upstream %s: %w", name, upstream, err)
 		}
-		l.log.Debug("link upstream changed", "link", name, "listen", listen, "upstream", upstream)
-		return listen, nil
+		l.log.Debug("link upstream changed", "link", name, "upstream", upstream)
+		return p, nil
 	}
-	p := toxiproxy.NewProxy(l.server, name, "127.0.0.1:0", upstream)
-	if err := p.Start(); err != nil {
-		return "", fmt.Errorf("start link %s: %w", name, err)
+	p, err := l.server.create(name, upstream)
+	if err != nil {
+		return nil, fmt.Errorf("start link %s: %w", name, err)
 	}
 	l.proxies[name] = p
-	p.Lock()
-	listen := p.Listen // the bound address, set by Start
-	p.Unlock()
-	l.log.Debug("link started", "link", name, "listen", listen, "upstream", upstream)
-	return listen, nil
+	host, peer := p.addrs()
+	l.log.Debug("link started", "link", name, "listen", host, "peer", peer, "upstream", upstream)
+	return p, nil
 }
 
-// Interpose is Add for regtest.WithInterpose.
-func (l *Links) Interpose(h regtest.Hop) (string, error) { return l.Add(h.Name, h.Upstream) }
+// Interpose is Add for regtest.WithInterpose: the address it returns is
+// the one the network's programs reach the proxy at.
+func (l *Links) Interpose(h regtest.Hop) (string, error) {
+	p, err := l.add(h.Name, h.Upstream)
+	if err != nil {
+		return "", err
+	}
+	_, peer := p.addrs()
+	return peer, nil
+}
 
 // Group registers name as a link that applies toxics and up/down to
 // every member (the two proxies of a peer-to-peer link, one per
@@ -180,7 +212,7 @@ func (l *Links) Link(name string) (harness.Link, error) {
 	return nil, fmt.Errorf("link %s: %w", name, ErrUnknownLink)
 }
 
-// Addr is the listen address of a proxy.
+// Addr is a proxy's address as this process reaches it.
 func (l *Links) Addr(name string) (string, error) {
 	l.mu.Lock()
 	p, ok := l.proxies[name]
@@ -188,9 +220,8 @@ func (l *Links) Addr(name string) (string, error) {
 	if !ok {
 		return "", fmt.Errorf("link %s: %w", name, ErrUnknownLink)
 	}
-	p.Lock()
-	defer p.Unlock()
-	return p.Listen, nil
+	host, _ := p.addrs()
+	return host, nil
 }
 
 // Names lists the proxies and groups, sorted.
@@ -224,7 +255,7 @@ func (l *Links) Close() error {
 	l.mu.Unlock()
 	var wg sync.WaitGroup
 	for _, p := range proxies {
-		wg.Go(p.Stop)
+		wg.Go(p.stop)
 	}
 	stopped := make(chan struct{})
 	go func() { wg.Wait(); close(stopped) }()
@@ -245,7 +276,7 @@ func (l *Links) isClosed() bool {
 // link is one proxy.
 type link struct {
 	l    *Links
-	p    *toxiproxy.Proxy
+	p    proxy
 	name string
 }
 
@@ -262,10 +293,8 @@ func (k *link) AddToxic(ctx context.Context, t harness.Toxic) (harness.Heal, err
 	}
 	var name string
 	add := func() error {
-		w, err := k.p.Toxics.AddToxicJson(bytes.NewReader(body))
-		if err == nil {
-			name = w.Name
-		}
+		n, err := k.p.addToxic(body)
+		name = n
 		return err
 	}
 	done := run(add)
@@ -290,10 +319,7 @@ func (k *link) AddToxic(ctx context.Context, t harness.Toxic) (harness.Heal, err
 
 // remove takes a toxic off; a toxic already gone is removed.
 func (k *link) remove(name string) error {
-	err := k.p.Toxics.RemoveToxic(k.l.zlog.WithContext(context.Background()), name)
-	if errors.Is(err, toxiproxy.ErrToxicNotFound) {
-		return nil
-	}
+	err := k.p.removeToxic(name)
 	if err == nil {
 		k.l.log.Debug("toxic removed", "link", k.name, "toxic", name)
 	}
@@ -306,16 +332,7 @@ func (k *link) SetEnabled(ctx context.Context, up bool) error {
 	if k.l.isClosed() {
 		return fmt.Errorf("link %s: %w", k.name, ErrLinksClosed)
 	}
-	done := run(func() error {
-		if !up {
-			k.p.Stop()
-			return nil
-		}
-		if err := k.p.Start(); err != nil && !errors.Is(err, toxiproxy.ErrProxyAlreadyStarted) {
-			return err
-		}
-		return nil
-	})
+	done := run(func() error { return k.p.setEnabled(up) })
 	state := map[bool]string{true: "up", false: "down"}[up]
 	select {
 	case err := <-done:
@@ -368,7 +385,7 @@ func (r *removal) heal(ctx context.Context) error {
 // group applies everything to each member.
 type group struct {
 	name    string
-	members []*link
+	members []harness.Link
 }
 
 func (g *group) Name() string { return g.name }
@@ -490,3 +507,72 @@ func integer(v any) (int64, bool) {
 	}
 	return 0, false
 }
+
+// localServer runs proxies in this process, on 127.0.0.1.
+type localServer struct {
+	zlog   zerolog.Logger
+	server *toxiproxy.ApiServer
+}
+
+func (s *localServer) create(name, upstream string) (proxy, error) {
+	p := toxiproxy.NewProxy(s.server, name, "127.0.0.1:0", upstream)
+	if err := p.Start(); err != nil {
+		return nil, err
+	}
+	return &localProxy{s: s, p: p}, nil
+}
+
+type localProxy struct {
+	s *localServer
+	p *toxiproxy.Proxy
+}
+
+func (lp *localProxy) addrs() (string, string) {
+	lp.p.Lock()
+	defer lp.p.Unlock()
+	return lp.p.Listen, lp.p.Listen // the bound address, set by Start
+}
+
+func (lp *localProxy) upstream() string {
+	lp.p.Lock()
+	defer lp.p.Unlock()
+	return lp.p.Upstream
+}
+
+func (lp *localProxy) setUpstream(upstream string) error {
+	lp.p.Lock()
+	listen, enabled := lp.p.Listen, lp.p.Enabled
+	lp.p.Unlock()
+	// Update stops the proxy, sets the upstream, and starts it again on
+	// the same listen address if it was enabled.
+	return lp.p.Update(&toxiproxy.Proxy{Listen: listen, Upstream: upstream, Enabled: enabled})
+}
+
+func (lp *localProxy) setEnabled(up bool) error {
+	if !up {
+		lp.p.Stop()
+		return nil
+	}
+	if err := lp.p.Start(); err != nil && !errors.Is(err, toxiproxy.ErrProxyAlreadyStarted) {
+		return err
+	}
+	return nil
+}
+
+func (lp *localProxy) addToxic(body []byte) (string, error) {
+	w, err := lp.p.Toxics.AddToxicJson(bytes.NewReader(body))
+	if err != nil {
+		return "", err
+	}
+	return w.Name, nil
+}
+
+func (lp *localProxy) removeToxic(name string) error {
+	err := lp.p.Toxics.RemoveToxic(lp.s.zlog.WithContext(context.Background()), name)
+	if errors.Is(err, toxiproxy.ErrToxicNotFound) {
+		return nil
+	}
+	return err
+}
+
+func (lp *localProxy) stop() { lp.p.Stop() }

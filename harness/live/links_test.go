@@ -26,10 +26,57 @@ func testCtx(t *testing.T) context.Context {
 	return ctx
 }
 
-func newLinks(t *testing.T) *live.Links {
-	l := live.NewLinks(slog.New(slog.DiscardHandler))
-	t.Cleanup(func() { require.NoError(t, l.Close()) })
-	return l
+// linkTests run on links in this process and on a toxiproxy server of
+// their own (the containers backend's way).
+var linkTests = []struct {
+	name string
+	f    func(*testing.T, func(*testing.T) *live.Links)
+}{
+	{"AddKeepsAddressAcrossUpstreams", testAddKeepsAddressAcrossUpstreams},
+	{"InterposeAddsTheHop", testInterposeAddsTheHop},
+	{"UnknownLink", testUnknownLink},
+	{"LatencyDelaysData", testLatencyDelaysData},
+	{"TimeoutBlackholesUntilHeal", testTimeoutBlackholesUntilHeal},
+	{"TimeoutClosesAfterSilence", testTimeoutClosesAfterSilence},
+	{"ResetPeerResets", testResetPeerResets},
+	{"LimitDataCutsAfterBytes", testLimitDataCutsAfterBytes},
+	{"DownRefusesAndComesBackOnTheSameAddress", testDownRefusesAndComesBackOnTheSameAddress},
+	{"GroupAppliesToEveryMember", testGroupAppliesToEveryMember},
+	{"AddToxicValidates", testAddToxicValidates},
+	{"HealIsBoundedWhenToxiproxyHangs", testHealIsBoundedWhenToxiproxyHangs},
+}
+
+func TestLinks(t *testing.T) {
+	newLinks := func(t *testing.T) *live.Links {
+		l := live.NewLinks(slog.New(slog.DiscardHandler))
+		t.Cleanup(func() { require.NoError(t, l.Close()) })
+		return l
+	}
+	for _, tt := range linkTests {
+		t.Run(tt.name, func(t *testing.T) { tt.f(t, newLinks) })
+	}
+}
+
+// TestLinksOnToxiproxyServer runs the same tests on a toxiproxy server
+// built from its Go module and started as a program of a sandbox (local
+// processes here; a container on the containers backend), driven with
+// toxiproxy's Go client.
+func TestLinksOnToxiproxyServer(t *testing.T) {
+	ctx := testCtx(t)
+	bin, err := live.ToxiproxyBinary(ctx, t.TempDir())
+	require.NoError(t, err)
+	newLinks := func(t *testing.T) *live.Links {
+		sb, err := regtest.Processes{}.Open(ctx, t.TempDir())
+		require.NoError(t, err)
+		t.Cleanup(func() { require.NoError(t, sb.Close()) })
+		l, err := live.StartToxiproxy(testCtx(t), sb, t.TempDir(), bin, nil)
+		require.NoError(t, err)
+		t.Cleanup(func() { require.NoError(t, l.Close()) })
+		return l
+	}
+	for _, tt := range linkTests {
+		t.Run(tt.name, func(t *testing.T) { tt.f(t, newLinks) })
+	}
 }
 
 // serve runs handle on every connection to a fresh loopback listener.
@@ -106,7 +153,7 @@ func readLine(t *testing.T, c net.Conn) string {
 	return strings.TrimSuffix(got, "\n")
 }
 
-func TestAddKeepsAddressAcrossUpstreams(t *testing.T) {
+func testAddKeepsAddressAcrossUpstreams(t *testing.T, newLinks func(*testing.T) *live.Links) {
 	l := newLinks(t)
 	a, b := serve(t, greet("a")), serve(t, greet("b"))
 
@@ -134,7 +181,7 @@ func TestAddKeepsAddressAcrossUpstreams(t *testing.T) {
 	require.Equal(t, []string{"x"}, l.Names())
 }
 
-func TestInterposeAddsTheHop(t *testing.T) {
+func testInterposeAddsTheHop(t *testing.T, newLinks func(*testing.T) *live.Links) {
 	l := newLinks(t)
 	up := serve(t, greet("btcd"))
 	addr, err := l.Interpose(regtest.Hop{Name: regtest.ChainHop(regtest.Alice), Upstream: up})
@@ -145,7 +192,7 @@ func TestInterposeAddsTheHop(t *testing.T) {
 	require.Equal(t, "chain:alice", k.Name())
 }
 
-func TestUnknownLink(t *testing.T) {
+func testUnknownLink(t *testing.T, newLinks func(*testing.T) *live.Links) {
 	l := newLinks(t)
 	_, err := l.Link("nope")
 	require.ErrorIs(t, err, live.ErrUnknownLink)
@@ -156,7 +203,7 @@ func TestUnknownLink(t *testing.T) {
 	require.ErrorIs(t, err, live.ErrUnknownLink, "a group of links that do not exist")
 }
 
-func TestLatencyDelaysData(t *testing.T) {
+func testLatencyDelaysData(t *testing.T, newLinks func(*testing.T) *live.Links) {
 	l := newLinks(t)
 	ctx := testCtx(t)
 	addr, err := l.Add("x", serve(t, echo))
@@ -181,7 +228,7 @@ func TestLatencyDelaysData(t *testing.T) {
 	require.Equal(t, "pong", got)
 }
 
-func TestTimeoutBlackholesUntilHeal(t *testing.T) {
+func testTimeoutBlackholesUntilHeal(t *testing.T, newLinks func(*testing.T) *live.Links) {
 	l := newLinks(t)
 	ctx := testCtx(t)
 	addr, err := l.Add("x", serve(t, echo))
@@ -210,7 +257,7 @@ func TestTimeoutBlackholesUntilHeal(t *testing.T) {
 	require.Equal(t, "ping", got)
 }
 
-func TestTimeoutClosesAfterSilence(t *testing.T) {
+func testTimeoutClosesAfterSilence(t *testing.T, newLinks func(*testing.T) *live.Links) {
 	l := newLinks(t)
 	ctx := testCtx(t)
 	addr, err := l.Add("x", serve(t, echo))
@@ -228,7 +275,7 @@ func TestTimeoutClosesAfterSilence(t *testing.T) {
 	require.GreaterOrEqual(t, time.Since(start), after)
 }
 
-func TestResetPeerResets(t *testing.T) {
+func testResetPeerResets(t *testing.T, newLinks func(*testing.T) *live.Links) {
 	l := newLinks(t)
 	ctx := testCtx(t)
 	addr, err := l.Add("x", serve(t, echo))
@@ -247,7 +294,7 @@ func TestResetPeerResets(t *testing.T) {
 	require.Equal(t, "ping", got)
 }
 
-func TestLimitDataCutsAfterBytes(t *testing.T) {
+func testLimitDataCutsAfterBytes(t *testing.T, newLinks func(*testing.T) *live.Links) {
 	l := newLinks(t)
 	ctx := testCtx(t)
 	addr, err := l.Add("x", serve(t, blast(10_000)))
@@ -265,7 +312,7 @@ func TestLimitDataCutsAfterBytes(t *testing.T) {
 	require.Len(t, got, 100)
 }
 
-func TestDownRefusesAndComesBackOnTheSameAddress(t *testing.T) {
+func testDownRefusesAndComesBackOnTheSameAddress(t *testing.T, newLinks func(*testing.T) *live.Links) {
 	l := newLinks(t)
 	ctx := testCtx(t)
 	addr, err := l.Add("x", serve(t, echo))
@@ -296,7 +343,7 @@ func TestDownRefusesAndComesBackOnTheSameAddress(t *testing.T) {
 	require.Equal(t, "ping", got)
 }
 
-func TestGroupAppliesToEveryMember(t *testing.T) {
+func testGroupAppliesToEveryMember(t *testing.T, newLinks func(*testing.T) *live.Links) {
 	l := newLinks(t)
 	ctx := testCtx(t)
 	a, err := l.Add("p2p:alice", serve(t, echo))
@@ -337,7 +384,7 @@ func TestGroupAppliesToEveryMember(t *testing.T) {
 	}
 }
 
-func TestAddToxicValidates(t *testing.T) {
+func testAddToxicValidates(t *testing.T, newLinks func(*testing.T) *live.Links) {
 	l := newLinks(t)
 	ctx := testCtx(t)
 	_, err := l.Add("x", serve(t, echo))
@@ -383,7 +430,7 @@ func TestCloseIsIdempotent(t *testing.T) {
 // stopped reading, the toxic sits blocked sending downstream and
 // toxiproxy waits for it forever, holding the link's toxic lock. Heal and
 // AddToxic give up with their context's error instead of hanging.
-func TestHealIsBoundedWhenToxiproxyHangs(t *testing.T) {
+func testHealIsBoundedWhenToxiproxyHangs(t *testing.T, newLinks func(*testing.T) *live.Links) {
 	l := newLinks(t)
 	ctx := testCtx(t)
 	stalled := make(chan struct{})

@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+
+	"github.com/l402chaos/l402chaos/regtest"
+	"github.com/l402chaos/l402chaos/regtest/containers"
+)
+
+// envBackend chooses the backend when -backend is not given.
+const envBackend = "L402CHAOS_BACKEND"
+
+// Backends.
+const (
+	backendProcess    = "process"
+	backendContainers = "containers"
+)
+
+// backendFlag is -backend: where the network's programs run.
+type backendFlag struct{ name string }
+
+func (b *backendFlag) register(fs *flag.FlagSet) {
+	def := os.Getenv(envBackend)
+	if def == "" {
+		def = backendProcess
+	}
+	fs.StringVar(&b.name, "backend", def, "where the network runs: process (local processes, no Docker) or containers (Docker, through testcontainers-go) (env "+envBackend+")")
+}
+
+// check rejects an unknown backend, before anything starts.
+func (b *backendFlag) check() error {
+	switch b.name {
+	case backendProcess, backendContainers:
+		return nil
+	}
+	return fmt.Errorf("%w: -backend %q: want %s or %s", errUsage, b.name, backendProcess, backendContainers)
+}
+
+// runtime returns the regtest runtime of the chosen backend, and a
+// function that releases it. Without a Docker engine the containers
+// backend prints one line, what was tried and the way out, and ends the
+// command with exit code 2.
+func (b *backendFlag) runtime(ctx context.Context, log *slog.Logger, progress, stderr io.Writer) (regtest.Runtime, func(), error) {
+	switch b.name {
+	case backendProcess:
+		return regtest.Processes{}, func() {}, nil
+	case backendContainers:
+		eng, err := containers.Connect(ctx)
+		if errors.Is(err, containers.ErrNoEngine) {
+			fmt.Fprintf(stderr, "chaos: %v\n", err)
+			return nil, nil, exitCode(exitUsage)
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		return containers.New(eng, containers.WithLogger(log), containers.WithProgress(progress)), func() { eng.Close() }, nil
+	default:
+		return nil, nil, b.check()
+	}
+}
+
+// sweepContainers removes what containers runs of dead processes left,
+// when a Docker engine answers; without one there is nothing to sweep.
+func sweepContainers(ctx context.Context, log *slog.Logger) {
+	eng, err := containers.Connect(ctx)
+	if err != nil {
+		return
+	}
+	defer eng.Close()
+	swept, err := eng.Sweep(ctx)
+	if err != nil {
+		log.Warn("sweep of containers left by dead processes", "err", err)
+		return
+	}
+	if !swept.Empty() {
+		log.Info("removed containers left by dead processes", "containers", swept.Containers, "networks", swept.Networks, "volumes", swept.Volumes)
+	}
+}
+
+// cmdImages builds the containers backend's images: lnd and btcd, each
+// a static binary FROM scratch, tagged by content; cached by the engine.
+func cmdImages(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("images", stderr)
+	var bf binaryFlags
+	bf.register(fs)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	bins, err := regtest.EnsureBinaries(ctx, bf.options(stderr)...)
+	if errors.Is(err, regtest.ErrInvalidConfig) {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if err != nil {
+		return err
+	}
+	eng, err := containers.Connect(ctx)
+	if errors.Is(err, containers.ErrNoEngine) {
+		fmt.Fprintf(stderr, "chaos: %v\n", err)
+		return exitCode(exitUsage)
+	}
+	if err != nil {
+		return err
+	}
+	defer eng.Close()
+	for _, bin := range []string{bins.LND, bins.Btcd} {
+		img, err := eng.EnsureImage(ctx, bin, stderr)
+		if err != nil {
+			return err
+		}
+		state := "cached"
+		if img.Built {
+			state = "built"
+		}
+		fmt.Fprintf(stdout, "%-40s %s  (%s)\n", img.Ref, state, bin)
+	}
+	return nil
+}
