@@ -2,7 +2,7 @@ GO      ?= go
 # Pinned: this module proxy serves exact versions only.
 STATICCHECK = honnef.co/go/tools/cmd/staticcheck@v0.7.0
 
-.PHONY: build binaries test bench lint fuzz clean
+.PHONY: build binaries images test test-containers bench lint fuzz clean
 
 ## build: compile every package and the chaos CLI into ./bin
 build:
@@ -13,6 +13,18 @@ build:
 binaries:
 	$(GO) run ./cmd/chaos build
 
+## images: the containers backend's images (FROM scratch, static binaries)
+images:
+	$(GO) run ./cmd/chaos images
+
+## test-containers: the containers subset: the scenarios that need
+## containers (a node isolated), the container nemeses and a handful of
+## the catalogue, on containers (needs Docker; make test runs the
+## containers package's tests and TestBackendsAgree)
+CONTAINER_SCENARIOS = payee-isolated-while-held|payer-lnd-killed-in-flight|payee-frozen-in-flight|partition-lnd-lnd-held|hodl-timeout|response-lost-after-processing|crash-htlc-held
+test-containers: binaries images
+	$(GO) test -count=1 -timeout 40m -run 'TestScenarios/($(CONTAINER_SCENARIOS))$$' ./scenarios/ -backend=containers
+
 ## test: the whole test suite against real btcd and LND processes
 test: binaries
 	$(GO) test -count=1 -timeout 30m ./...
@@ -21,11 +33,13 @@ test: binaries
 ## a client purchase against the raw LND payment, and the journal's cost;
 ## steps per second on the live tier and the simulator, and their ratio;
 ## the simulator's time to find each broken client (median of five seeds);
-## purchases per second against raw LND payments at concurrency 1, 4, 16
+## purchases per second against raw LND payments at concurrency 1, 4, 16;
+## time to a ready network and a first purchase, containers vs processes
 bench: binaries
 	$(GO) test -run '^$$' -bench . -benchtime 3x -timeout 30m ./regtest/
 	$(GO) test -run '^$$' -bench 'Purchase|Journal' -benchtime 20x -timeout 30m ./client/
 	$(GO) test -run '^$$' -bench Throughput -benchtime 120x -timeout 30m -v ./client/
+	$(GO) test -run '^$$' -bench Backends -benchtime 3x -timeout 30m ./harness/live/
 	$(GO) test -run '^$$' -bench 'Tiers|FindMutants' -benchtime 1x -timeout 30m ./scenarios/
 
 ## fuzz: each fuzz target for FUZZTIME (default 60s)
