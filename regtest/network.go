@@ -219,6 +219,12 @@ type Network struct {
 	nodes    map[string]*Node
 	channels []ChannelSpec
 
+	// opened is the open hook's answer (WithOnOpen): it runs while the
+	// chain starts, and the nodes wait for it.
+	opened     chan error
+	openedOnce sync.Once
+	openedErr  error
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -288,15 +294,31 @@ func newNetwork(ctx context.Context, cfg config, bins Binaries) (*Network, error
 		return nil, fmt.Errorf("regtest: %s runtime: %w", cfg.runtime.Name(), err)
 	}
 	if cfg.onOpen != nil {
-		if err := cfg.onOpen(ctx, n.sandbox, dir); err != nil {
-			n.Close()
-			return nil, fmt.Errorf("regtest: %w", err)
-		}
+		// btcd needs nothing of the hook (a proxy on the nodes' hops):
+		// they start side by side, and the nodes wait in addNodes.
+		n.opened = make(chan error, 1)
+		go func() { n.opened <- cfg.onOpen(ctx, n.sandbox, dir) }()
 	}
 	return n, nil
 }
 
-func (n *Network) addNodes() {
+// awaitOpen waits for the open hook, if any, and returns its error.
+func (n *Network) awaitOpen() error {
+	n.openedOnce.Do(func() {
+		if n.opened != nil {
+			if err := <-n.opened; err != nil {
+				n.openedErr = fmt.Errorf("open hook: %w", err)
+			}
+		}
+	})
+	return n.openedErr
+}
+
+// addNodes waits for the open hook, then makes the topology's nodes.
+func (n *Network) addNodes() error {
+	if err := n.awaitOpen(); err != nil {
+		return err
+	}
 	for _, name := range n.cfg.nodeNames() {
 		n.nodes[name] = &Node{
 			name: name, dir: filepath.Join(n.dir, name), bin: n.bins.LND,
@@ -304,6 +326,7 @@ func (n *Network) addNodes() {
 			interpose: n.cfg.interpose, hops: map[string]hopAddr{},
 		}
 	}
+	return nil
 }
 
 func startFresh(ctx context.Context, cfg config, bins Binaries) (_ *Network, err error) {
@@ -322,7 +345,9 @@ func startFresh(ctx context.Context, cfg config, bins Binaries) (_ *Network, err
 		return nil, err
 	}
 	ph.done("btcd")
-	n.addNodes()
+	if err := n.addNodes(); err != nil {
+		return nil, err
+	}
 
 	// Mine past segwit activation while the nodes start.
 	g, gctx := errgroup.WithContext(ctx)
@@ -568,6 +593,8 @@ func (n *Network) Keep() {
 // directory unless it is kept. It is safe to call more than once.
 func (n *Network) Close() error {
 	n.closeOnce.Do(func() {
+		// What the hook starts is the sandbox's: let it finish first.
+		_ = n.awaitOpen()
 		var errs []error
 		for _, node := range n.nodes {
 			errs = append(errs, node.close())

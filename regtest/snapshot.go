@@ -200,7 +200,9 @@ func startFromSnapshot(ctx context.Context, cfg config, bins Binaries) (_ *Netwo
 		return nil, err
 	}
 	ph.done("mine")
-	n.addNodes()
+	if err := n.addNodes(); err != nil {
+		return nil, err
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	for _, node := range n.nodes {
 		g.Go(func() error { return node.Start(gctx) })

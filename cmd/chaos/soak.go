@@ -332,6 +332,14 @@ func soakLine(st soak.Status) string {
 	if len(st.Faults) > 0 {
 		faults = strings.Join(st.Faults, ", ")
 	}
+	if st.Ending {
+		step := "healing"
+		if st.Reruns > 0 {
+			step = fmt.Sprintf("rerunning what is in doubt, %d of %d, one at a time", st.Rerun, st.Reruns)
+		}
+		return fmt.Sprintf("soak %s/%s  ok %d fail %d info %d shed %d  traffic ended: %s  verdict so far: %s",
+			st.Elapsed.Round(time.Second), st.Duration, st.OK, st.Fail, st.Info, st.Shed, step, st.Verdict)
+	}
 	return fmt.Sprintf("soak %s/%s  ok %d fail %d info %d shed %d  %.1f/s  p50 %s p99 %s  in flight %d  faults: %s  verdict so far: %s",
 		st.Elapsed.Round(time.Second), st.Duration, st.OK, st.Fail, st.Info, st.Shed, st.Rate,
 		st.P50.Round(time.Millisecond), st.P99.Round(time.Millisecond), st.InFlight, faults, st.Verdict)

@@ -14,7 +14,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/l402chaos/l402chaos/client/mutant"
+	"github.com/l402chaos/l402chaos/harness/check"
 	"github.com/l402chaos/l402chaos/harness/history"
+	"github.com/l402chaos/l402chaos/harness/soak"
 	"github.com/l402chaos/l402chaos/internal/gobuild"
 	"github.com/l402chaos/l402chaos/reports"
 )
@@ -201,4 +203,17 @@ func TestSoakKilledIsCheckedOffline(t *testing.T) {
 	require.NotRegexp(t, `(?m)^soak\s+\S+\s+invalid`, stdout.String(), "no checker blames the client for the harness's death")
 	require.Regexp(t, `(?m)^soak\s+at-most-once\s+valid`, stdout.String(), "the safety checkers judge the sample")
 	require.Regexp(t, `(?m)^soak\s+eventual-resolution\s+unknown\s+the run did not finish`, stdout.String())
+}
+
+// Once the traffic has ended the line says what the soak is doing: the
+// final reruns can take a client's timeout each.
+func TestSoakLineEnding(t *testing.T) {
+	st := soak.Status{Elapsed: 31 * time.Minute, Duration: 30 * time.Minute, OK: 10, Verdict: check.Valid}
+	require.Contains(t, soakLine(st), "p50")
+	st.Ending = true
+	require.Contains(t, soakLine(st), "traffic ended: healing")
+	st.Rerun, st.Reruns = 5, 37
+	line := soakLine(st)
+	require.Contains(t, line, "rerunning what is in doubt, 5 of 37")
+	require.NotContains(t, line, "p50")
 }

@@ -149,6 +149,12 @@ type Status struct {
 	Verdict check.Validity `json:"verdict"`
 	// Windows is how many windows were judged.
 	Windows int `json:"windows"`
+	// Ending is set once the traffic has ended: the soak heals, then
+	// reruns the purchases in doubt one after another (Rerun of
+	// Reruns), then judges.
+	Ending bool `json:"ending,omitempty"`
+	Rerun  int  `json:"rerun,omitempty"`
+	Reruns int  `json:"reruns,omitempty"`
 }
 
 // Result is what a soak found.
@@ -296,6 +302,8 @@ type soak struct {
 
 	ok, fail, info, shed atomic.Int64
 	inflight             atomic.Int64
+	ending               atomic.Bool
+	rerun, reruns        atomic.Int64
 	windows              atomic.Int64
 	invalid              atomic.Bool
 	firstInvalid         []check.Result
@@ -790,6 +798,7 @@ func (s *soak) meterPayments(t *history.Truth) {
 // release what the provider holds, rerun what is in doubt, and write the
 // final truth (every key's plan) into the record.
 func (s *soak) finish(ctx context.Context) error {
+	s.ending.Store(true)
 	hctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	var errs []error
@@ -806,7 +815,10 @@ func (s *soak) finish(ctx context.Context) error {
 	// shared deadline ran out on a long list, and reruns at once made
 	// processes of one client wait on its journal past their timeouts;
 	// either cut reruns short, the harness's doing, not the client's.
-	for _, tr := range s.session.InDoubt() {
+	doubt := s.session.InDoubt()
+	s.reruns.Store(int64(len(doubt)))
+	for i, tr := range doubt {
+		s.rerun.Store(int64(i + 1))
 		actx, cancel := context.WithTimeout(ctx, s.cfg.ClientTimeout+time.Minute)
 		if err := s.session.Attempt(actx, s.session.Plan(tr)); err != nil {
 			s.log.Info("resolution attempt reported nothing", "key", tr.Key, "err", err)
@@ -844,6 +856,7 @@ func (s *soak) status() Status {
 		Elapsed: time.Since(s.session.Started()), Duration: s.cfg.Duration,
 		OK: s.ok.Load(), Fail: s.fail.Load(), Info: s.info.Load(), Shed: s.shed.Load(),
 		InFlight: int(s.inflight.Load()), Windows: int(s.windows.Load()), Verdict: check.Valid,
+		Ending: s.ending.Load(), Rerun: int(s.rerun.Load()), Reruns: int(s.reruns.Load()),
 	}
 	if st.Windows == 0 {
 		st.Verdict = check.Unknown

@@ -12,6 +12,8 @@ import (
 	"github.com/docker/docker/client"
 	"github.com/testcontainers/testcontainers-go"
 	tclog "github.com/testcontainers/testcontainers-go/log"
+
+	"github.com/l402chaos/l402chaos/regtest"
 )
 
 // ErrNoEngine: no Docker engine answered. The message says where it was
@@ -39,7 +41,13 @@ var setupOnce sync.Once
 func setup() {
 	setupOnce.Do(func() {
 		os.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
-		dir := filepath.Join(os.TempDir(), "l402chaos-docker-config")
+		// An empty client configuration of our own, in the cache beside
+		// the binaries and images it serves (the temp dir without one).
+		base, err := regtest.CacheDir()
+		if err != nil {
+			base = os.TempDir()
+		}
+		dir := filepath.Join(base, "docker-config")
 		if os.MkdirAll(dir, 0o700) == nil {
 			os.WriteFile(filepath.Join(dir, "config.json"), []byte("{}\n"), 0o600)
 			os.Setenv("DOCKER_CONFIG", dir)
