@@ -33,12 +33,16 @@ const fetchParallel = 6
 
 // recordBlocks appends the blocks with these hashes to the block log.
 func (c *Chain) recordBlocks(ctx context.Context, hashes []*chainhash.Hash) error {
+	cl, err := c.rpcClient()
+	if err != nil {
+		return fmt.Errorf("fetch blocks: %w", err)
+	}
 	blocks := make([]*wire.MsgBlock, len(hashes))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(fetchParallel)
 	for i, h := range hashes {
 		g.Go(func() error {
-			b, err := await(gctx, func() (*wire.MsgBlock, error) { return c.client.GetBlock(h) })
+			b, err := await(gctx, func() (*wire.MsgBlock, error) { return cl.GetBlock(h) })
 			if err != nil {
 				return fmt.Errorf("fetch block %s: %w", h, err)
 			}
@@ -98,7 +102,11 @@ func (c *Chain) replayBlocks(ctx context.Context) (int, error) {
 		if err != nil {
 			return n, fmt.Errorf("block log entry %d: %w", n+1, err)
 		}
-		if _, err := await(ctx, func() (struct{}, error) { return struct{}{}, c.client.SubmitBlock(block, nil) }); err != nil {
+		cl, err := c.rpcClient()
+		if err != nil {
+			return n, fmt.Errorf("replay block %d: %w", n+1, err)
+		}
+		if _, err := await(ctx, func() (struct{}, error) { return struct{}{}, cl.SubmitBlock(block, nil) }); err != nil {
 			return n, fmt.Errorf("replay block %d: %w", n+1, err)
 		}
 		n++

@@ -56,7 +56,25 @@ type Chain struct {
 	miner  *minerWallet
 	mineMu sync.Mutex // serializes mining with the block log
 	proc   Proc
-	client *rpcclient.Client
+
+	clientMu sync.Mutex
+	client   *rpcclient.Client // nil before btcd answers and once stopped
+}
+
+// ErrChainStopped: btcd's RPC client is gone (the network was closed
+// while a call was on its way).
+var ErrChainStopped = errors.New("btcd stopped")
+
+// rpcClient is btcd's RPC client, bound once per call: a call racing
+// with stop gets ErrChainStopped (or the client's own shutdown error),
+// never a nil client.
+func (c *Chain) rpcClient() (*rpcclient.Client, error) {
+	c.clientMu.Lock()
+	defer c.clientMu.Unlock()
+	if c.client == nil {
+		return nil, ErrChainStopped
+	}
+	return c.client, nil
 }
 
 // RPCAddr is btcd's JSON-RPC address as this process dials it (TLS,
@@ -201,7 +219,7 @@ func (c *Chain) waitReady(ctx context.Context) error {
 		if err := c.proc.Exited(); err != nil {
 			return wait.Permanent(err)
 		}
-		if c.client == nil {
+		if _, err := c.rpcClient(); err != nil {
 			cert, err := os.ReadFile(c.certPath)
 			if err != nil {
 				return fmt.Errorf("read rpc cert: %w", err)
@@ -216,7 +234,9 @@ func (c *Chain) waitReady(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
+			c.clientMu.Lock()
 			c.client = client
+			c.clientMu.Unlock()
 		}
 		_, err := c.Height(ctx)
 		return err
@@ -231,7 +251,11 @@ func (c *Chain) waitReady(ctx context.Context) error {
 func (c *Chain) Height(ctx context.Context) (int32, error) {
 	ctx, cancel := context.WithTimeout(ctx, rpcTimeout)
 	defer cancel()
-	h, err := await(ctx, c.client.GetBlockCount)
+	cl, err := c.rpcClient()
+	if err != nil {
+		return 0, fmt.Errorf("btcd height: %w", err)
+	}
+	h, err := await(ctx, cl.GetBlockCount)
 	if err != nil {
 		return 0, fmt.Errorf("btcd height: %w", err)
 	}
@@ -245,7 +269,11 @@ func (c *Chain) Mine(ctx context.Context, n int) ([]*chainhash.Hash, error) {
 	}
 	c.mineMu.Lock()
 	defer c.mineMu.Unlock()
-	hashes, err := await(ctx, func() ([]*chainhash.Hash, error) { return c.client.Generate(uint32(n)) })
+	cl, err := c.rpcClient()
+	if err != nil {
+		return nil, fmt.Errorf("mine %d blocks: %w", n, err)
+	}
+	hashes, err := await(ctx, func() ([]*chainhash.Hash, error) { return cl.Generate(uint32(n)) })
 	if err != nil {
 		return nil, fmt.Errorf("mine %d blocks: %w", n, err)
 	}
@@ -315,7 +343,11 @@ func (c *Chain) Send(ctx context.Context, outs []Payout) (*chainhash.Hash, error
 		}
 		tx.TxIn[i].SignatureScript = sig
 	}
-	txid, err := await(ctx, func() (*chainhash.Hash, error) { return c.client.SendRawTransaction(tx, true) })
+	cl, err := c.rpcClient()
+	if err != nil {
+		return nil, fmt.Errorf("broadcast funding tx: %w", err)
+	}
+	txid, err := await(ctx, func() (*chainhash.Hash, error) { return cl.SendRawTransaction(tx, true) })
 	if err != nil {
 		return nil, fmt.Errorf("broadcast funding tx: %w", err)
 	}
@@ -329,11 +361,15 @@ func (c *Chain) Send(ctx context.Context, outs []Payout) (*chainhash.Hash, error
 // coinbase returns the coinbase transaction of the block at height,
 // checking that it pays the miner's key.
 func (c *Chain) coinbase(ctx context.Context, height int32) (*wire.MsgTx, error) {
-	hash, err := await(ctx, func() (*chainhash.Hash, error) { return c.client.GetBlockHash(int64(height)) })
+	cl, err := c.rpcClient()
 	if err != nil {
 		return nil, fmt.Errorf("block hash at %d: %w", height, err)
 	}
-	block, err := await(ctx, func() (*wire.MsgBlock, error) { return c.client.GetBlock(hash) })
+	hash, err := await(ctx, func() (*chainhash.Hash, error) { return cl.GetBlockHash(int64(height)) })
+	if err != nil {
+		return nil, fmt.Errorf("block hash at %d: %w", height, err)
+	}
+	block, err := await(ctx, func() (*wire.MsgBlock, error) { return cl.GetBlock(hash) })
 	if err != nil {
 		return nil, fmt.Errorf("block %s: %w", hash, err)
 	}
@@ -348,9 +384,12 @@ func (c *Chain) coinbase(ctx context.Context, height int32) (*wire.MsgTx, error)
 // stop shuts btcd down: gracefully when graceful is set (its databases are
 // then safe to copy), by SIGKILL otherwise.
 func (c *Chain) stop(graceful bool) error {
-	if c.client != nil {
-		c.client.Shutdown()
-		c.client = nil
+	c.clientMu.Lock()
+	cl := c.client
+	c.client = nil
+	c.clientMu.Unlock()
+	if cl != nil {
+		cl.Shutdown()
 	}
 	if c.proc == nil {
 		return nil

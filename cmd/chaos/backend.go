@@ -92,10 +92,7 @@ func cmdImages(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	bins, err := regtest.EnsureBinaries(ctx, bf.options(stderr)...)
-	if errors.Is(err, regtest.ErrInvalidConfig) {
-		return fmt.Errorf("%w: %v", errUsage, err)
-	}
+	bins, err := bf.ensure(ctx, stderr)
 	if err != nil {
 		return err
 	}

@@ -147,6 +147,16 @@ func (b *binaryFlags) options(progress io.Writer) []regtest.BuildOption {
 	return opts
 }
 
+// ensure finds or builds the binaries the flags ask for; a bad choice
+// (an unknown version, a missing binary) is a usage error.
+func (b *binaryFlags) ensure(ctx context.Context, progress io.Writer) (regtest.Binaries, error) {
+	bins, err := regtest.EnsureBinaries(ctx, b.options(progress)...)
+	if errors.Is(err, regtest.ErrInvalidConfig) {
+		return bins, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	return bins, err
+}
+
 func cmdBuild(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("build", stderr)
 	var bf binaryFlags
@@ -155,10 +165,7 @@ func cmdBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	bins, err := regtest.EnsureBinaries(ctx, bf.options(stderr)...)
-	if errors.Is(err, regtest.ErrInvalidConfig) {
-		return fmt.Errorf("%w: %v", errUsage, err)
-	}
+	bins, err := bf.ensure(ctx, stderr)
 	if err != nil {
 		return err
 	}
