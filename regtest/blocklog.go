@@ -42,6 +42,9 @@ func (c *Chain) recordBlocks(ctx context.Context, hashes []*chainhash.Hash) erro
 	g.SetLimit(fetchParallel)
 	for i, h := range hashes {
 		g.Go(func() error {
+			if err := gctx.Err(); err != nil {
+				return err // a fetch failed or the Mine was cancelled
+			}
 			b, err := await(gctx, func() (*wire.MsgBlock, error) { return cl.GetBlock(h) })
 			if err != nil {
 				return fmt.Errorf("fetch block %s: %w", h, err)
