@@ -16,8 +16,8 @@ import (
 	"sync"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/build"
-	"github.com/docker/docker/errdefs"
 	"github.com/docker/docker/pkg/jsonmessage"
 )
 
@@ -125,7 +125,7 @@ func (e *Engine) EnsureImage(ctx context.Context, bin string, progress io.Writer
 	defer mu.(*sync.Mutex).Unlock()
 	if _, err := e.cli.ImageInspect(ctx, img.Ref); err == nil {
 		return img, nil
-	} else if !errdefs.IsNotFound(err) {
+	} else if !cerrdefs.IsNotFound(err) {
 		return fail("look the image up", err)
 	}
 

@@ -15,10 +15,10 @@ import (
 	"sync"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	dnetwork "github.com/docker/docker/api/types/network"
-	"github.com/docker/docker/errdefs"
 	"github.com/docker/go-connections/nat"
 	"github.com/testcontainers/testcontainers-go"
 	"github.com/testcontainers/testcontainers-go/network"
@@ -263,7 +263,7 @@ func (s *sandbox) remove(id string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 	defer cancel()
 	err := s.rt.eng.cli.ContainerRemove(ctx, id, container.RemoveOptions{Force: true, RemoveVolumes: true})
-	if err != nil && !errdefs.IsNotFound(err) && !strings.Contains(err.Error(), "already in progress") {
+	if err != nil && !cerrdefs.IsNotFound(err) && !strings.Contains(err.Error(), "already in progress") {
 		return err
 	}
 	return nil
@@ -291,7 +291,7 @@ func (s *sandbox) Close() error {
 			errs = append(errs, fmt.Errorf("remove container %s: %w", name(c.Names, c.ID), err))
 		}
 	}
-	if err := s.net.Remove(ctx); err != nil && !errdefs.IsNotFound(err) {
+	if err := s.net.Remove(ctx); err != nil && !cerrdefs.IsNotFound(err) {
 		errs = append(errs, fmt.Errorf("remove network %s: %w", s.net.Name, err))
 	}
 	return errors.Join(errs...)

@@ -7,11 +7,11 @@ import (
 	"os"
 	"strconv"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/volume"
-	"github.com/docker/docker/errdefs"
 
 	"github.com/l402chaos/l402chaos/regtest"
 )
@@ -72,7 +72,7 @@ func (e *Engine) Sweep(ctx context.Context) (Swept, error) {
 			continue
 		}
 		err := e.cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true, RemoveVolumes: true})
-		if err != nil && !errdefs.IsNotFound(err) {
+		if err != nil && !cerrdefs.IsNotFound(err) {
 			errs = append(errs, fmt.Errorf("sweep: remove container %s: %w", name(c.Names, c.ID), err))
 			continue
 		}
@@ -86,7 +86,7 @@ func (e *Engine) Sweep(ctx context.Context) (Swept, error) {
 		if !dead(n.Labels) {
 			continue
 		}
-		if err := e.cli.NetworkRemove(ctx, n.ID); err != nil && !errdefs.IsNotFound(err) {
+		if err := e.cli.NetworkRemove(ctx, n.ID); err != nil && !cerrdefs.IsNotFound(err) {
 			errs = append(errs, fmt.Errorf("sweep: remove network %s: %w", n.Name, err))
 			continue
 		}
@@ -100,7 +100,7 @@ func (e *Engine) Sweep(ctx context.Context) (Swept, error) {
 		if !dead(v.Labels) {
 			continue
 		}
-		if err := e.cli.VolumeRemove(ctx, v.Name, true); err != nil && !errdefs.IsNotFound(err) {
+		if err := e.cli.VolumeRemove(ctx, v.Name, true); err != nil && !cerrdefs.IsNotFound(err) {
 			errs = append(errs, fmt.Errorf("sweep: remove volume %s: %w", v.Name, err))
 			continue
 		}
