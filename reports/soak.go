@@ -238,15 +238,15 @@ func newSoakView(h history.History, samples []history.Sample, meta SoakMeta, his
 		"Cumulative: purchases completed ok and payments the payer settled. Payments above purchases is money spent on nothing delivered, unless a purchase is still to be recovered; a reused token delivers without a payment.",
 		func() (*chart, error) { return paymentsChart(samples, tb, spans) }, noSeries)
 	add("Memory",
-		"Resident set size of the harness and of each node's process.",
-		func() (*chart, error) { return usageChart("RSS (MiB)", samples, tb, spans, rssOf, true) }, noSeries)
+		"Resident set size of the harness and of each node's process; dashed, the harness's anonymous part (heap and stacks: what a leak grows; the rest is its binary's pages, mapped in as they are used).",
+		func() (*chart, error) { return usageChart("RSS (MiB)", samples, tb, spans, rssOf, true, anonOf) }, noSeries)
 	add("Open files and goroutines",
 		"Open files of the harness and of each node, and the harness's goroutines: a line that only climbs is a leak.",
 		func() (*chart, error) { return countsChart(samples, tb, spans) }, noSeries)
 	add("Data size",
 		"Size of each node's data directory.",
 		func() (*chart, error) {
-			return usageChart("data (MiB)", samples, tb, spans, dataOf, false)
+			return usageChart("data (MiB)", samples, tb, spans, dataOf, false, nil)
 		}, noSeries)
 	return v
 }
@@ -823,12 +823,13 @@ func thin(samples []history.Sample, n int) []history.Sample {
 
 func maxUsage(a, b history.Usage) history.Usage {
 	return history.Usage{
-		RSSBytes: max(a.RSSBytes, b.RSSBytes), OpenFiles: max(a.OpenFiles, b.OpenFiles),
+		RSSBytes: max(a.RSSBytes, b.RSSBytes), AnonBytes: max(a.AnonBytes, b.AnonBytes), OpenFiles: max(a.OpenFiles, b.OpenFiles),
 		Goroutines: max(a.Goroutines, b.Goroutines), DataBytes: max(a.DataBytes, b.DataBytes),
 	}
 }
 
 func rssOf(u history.Usage) float64  { return gauge(float64(u.RSSBytes) / mib) }
+func anonOf(u history.Usage) float64 { return gauge(float64(u.AnonBytes) / mib) }
 func dataOf(u history.Usage) float64 { return gauge(float64(u.DataBytes) / mib) }
 
 // gauge is a reading, or NaN (a gap) for a zero: a gauge that was not
@@ -853,7 +854,7 @@ func nodeNames(samples []history.Sample) []string {
 
 // usageChart draws one gauge of each node (and of the harness, when
 // harness is set) over time; nil if no sample had a reading.
-func usageChart(ylabel string, samples []history.Sample, b buckets, spans []span, get func(history.Usage) float64, harness bool) (*chart, error) {
+func usageChart(ylabel string, samples []history.Sample, b buckets, spans []span, get func(history.Usage) float64, harness bool, anon func(history.Usage) float64) (*chart, error) {
 	c := newChart(ylabel, b)
 	c.shade(spans)
 	xs := make([]float64, len(samples))
@@ -861,7 +862,7 @@ func usageChart(ylabel string, samples []history.Sample, b buckets, spans []span
 		xs[i] = s.Time.Seconds()
 	}
 	drawn := false
-	series := func(name string, sty draw.LineStyle, u func(history.Sample) (history.Usage, bool)) error {
+	series := func(name string, sty draw.LineStyle, u func(history.Sample) (history.Usage, bool), get func(history.Usage) float64) error {
 		ys := make([]float64, len(samples))
 		found := false
 		for i, s := range samples {
@@ -879,13 +880,20 @@ func usageChart(ylabel string, samples []history.Sample, b buckets, spans []span
 	}
 	if harness {
 		if err := series("harness", draw.LineStyle{Color: inkColor, Width: 1.4},
-			func(s history.Sample) (history.Usage, bool) { return s.Harness, true }); err != nil {
+			func(s history.Sample) (history.Usage, bool) { return s.Harness, true }, get); err != nil {
 			return nil, err
+		}
+		if anon != nil {
+			// The part a leak grows, beside the whole.
+			if err := series("harness anon", draw.LineStyle{Color: inkColor, Width: 1, Dashes: []vg.Length{vg.Points(4), vg.Points(2)}},
+				func(s history.Sample) (history.Usage, bool) { return s.Harness, true }, anon); err != nil {
+				return nil, err
+			}
 		}
 	}
 	for i, n := range nodeNames(samples) {
 		if err := series(n, draw.LineStyle{Color: palette[i%len(palette)], Width: 1.2},
-			func(s history.Sample) (history.Usage, bool) { u, ok := s.Nodes[n]; return u, ok }); err != nil {
+			func(s history.Sample) (history.Usage, bool) { u, ok := s.Nodes[n]; return u, ok }, get); err != nil {
 			return nil, err
 		}
 	}

@@ -52,7 +52,11 @@ type Sample struct {
 
 // Usage is one process's resource use.
 type Usage struct {
-	RSSBytes   int64 `json:"rss_bytes"`
+	RSSBytes int64 `json:"rss_bytes"`
+	// AnonBytes is the anonymous part of RSSBytes (RssAnon: heap and
+	// stacks), what a leak grows; the rest is file-backed, mostly the
+	// program's own pages, mapped in as its code is first used.
+	AnonBytes  int64 `json:"anon_bytes,omitempty"`
 	OpenFiles  int   `json:"open_files"`
 	Goroutines int   `json:"goroutines,omitempty"` // the harness only
 	// DataBytes is the size of the process's data directory (nodes).

@@ -100,7 +100,7 @@ func dirSize(dir string) int64 {
 	return n
 }
 
-// processUsage reads a process's resident memory (VmRSS in
+// processUsage reads a process's resident memory (VmRSS and RssAnon in
 // /proc/PID/status) and its open files (the entries of /proc/PID/fd).
 // A pid of 0, a process that is gone or a zombie reads zero and not
 // running.
@@ -113,16 +113,16 @@ func processUsage(pid int) (history.Usage, bool) {
 	if err != nil {
 		return history.Usage{}, false
 	}
-	rss, alive := parseStatus(status)
+	rss, anon, alive := parseStatus(status)
 	if !alive {
 		return history.Usage{}, false
 	}
-	return history.Usage{RSSBytes: rss, OpenFiles: countDir(filepath.Join(proc, "fd"))}, true
+	return history.Usage{RSSBytes: rss, AnonBytes: anon, OpenFiles: countDir(filepath.Join(proc, "fd"))}, true
 }
 
-// parseStatus reads VmRSS (in bytes) from /proc/PID/status, and whether
-// the process is alive (not a zombie or dead).
-func parseStatus(b []byte) (rss int64, alive bool) {
+// parseStatus reads VmRSS and RssAnon (in bytes) from /proc/PID/status,
+// and whether the process is alive (not a zombie or dead).
+func parseStatus(b []byte) (rss, anon int64, alive bool) {
 	alive = true
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	for sc.Scan() {
@@ -139,7 +139,7 @@ func parseStatus(b []byte) (rss int64, alive bool) {
 			if s := fields[0][0]; s == 'Z' || s == 'X' {
 				alive = false
 			}
-		case "VmRSS":
+		case "VmRSS", "RssAnon":
 			n, err := strconv.ParseInt(string(fields[0]), 10, 64)
 			if err != nil {
 				continue
@@ -147,10 +147,14 @@ func parseStatus(b []byte) (rss int64, alive bool) {
 			if len(fields) > 1 && string(fields[1]) == "kB" {
 				n *= 1024
 			}
-			rss = n
+			if string(key) == "VmRSS" {
+				rss = n
+			} else {
+				anon = n
+			}
 		}
 	}
-	return rss, alive
+	return rss, anon, alive
 }
 
 // countDir counts the entries of dir, 0 when it cannot be read.
@@ -166,8 +170,8 @@ func countDir(dir string) int {
 
 // nodeCollector reads every watched process when scraped.
 type nodeCollector struct {
-	m                    *Metrics
-	up, rss, files, data *prometheus.Desc
+	m                          *Metrics
+	up, rss, anon, files, data *prometheus.Desc
 }
 
 func newNodeCollector(m *Metrics) *nodeCollector {
@@ -178,6 +182,7 @@ func newNodeCollector(m *Metrics) *nodeCollector {
 		m:     m,
 		up:    desc("up", "Whether the node's process is running (1) or not (0)."),
 		rss:   desc("resident_memory_bytes", "Resident memory of the node's process (VmRSS), 0 when it is not running."),
+		anon:  desc("anon_memory_bytes", "The anonymous part of the node's resident memory (RssAnon: heap and stacks), 0 when it is not running."),
 		files: desc("open_fds", "Open file descriptors of the node's process, 0 when it is not running."),
 		data:  desc("data_bytes", "Size of the node's data directory, walked again at most every interval (30s by default)."),
 	}
@@ -186,6 +191,7 @@ func newNodeCollector(m *Metrics) *nodeCollector {
 func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.up
 	ch <- c.rss
+	ch <- c.anon
 	ch <- c.files
 	ch <- c.data
 }
@@ -199,6 +205,7 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, running, w.name)
 		ch <- prometheus.MustNewConstMetric(c.rss, prometheus.GaugeValue, float64(u.RSSBytes), w.name)
+		ch <- prometheus.MustNewConstMetric(c.anon, prometheus.GaugeValue, float64(u.AnonBytes), w.name)
 		ch <- prometheus.MustNewConstMetric(c.files, prometheus.GaugeValue, float64(u.OpenFiles), w.name)
 		ch <- prometheus.MustNewConstMetric(c.data, prometheus.GaugeValue, float64(u.DataBytes), w.name)
 	}

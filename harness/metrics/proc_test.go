@@ -56,6 +56,9 @@ func TestWatchProcess(t *testing.T) {
 	require.Len(t, s.Nodes, 3)
 	self := s.Nodes["self"]
 	require.Positive(t, self.RSSBytes)
+	require.Positive(t, self.AnonBytes)
+	require.LessOrEqual(t, self.AnonBytes, self.RSSBytes, "the anonymous part of the resident set")
+	require.Positive(t, s.Harness.AnonBytes)
 	require.Positive(t, self.OpenFiles)
 	require.EqualValues(t, 1024, self.DataBytes)
 	require.Zero(t, self.Goroutines, "goroutines are the harness's only")
@@ -65,10 +68,11 @@ func TestWatchProcess(t *testing.T) {
 	got := scrape(t, m.Handler())
 	require.Equal(t, 1.0, got[`l402chaos_node_up{node="self"}`])
 	require.Positive(t, got[`l402chaos_node_resident_memory_bytes{node="self"}`])
+	require.Positive(t, got[`l402chaos_node_anon_memory_bytes{node="self"}`])
 	require.Positive(t, got[`l402chaos_node_open_fds{node="self"}`])
 	require.Equal(t, 1024.0, got[`l402chaos_node_data_bytes{node="self"}`])
 	for _, n := range []string{"stopped", "gone"} {
-		for _, series := range []string{"up", "resident_memory_bytes", "open_fds", "data_bytes"} {
+		for _, series := range []string{"up", "resident_memory_bytes", "anon_memory_bytes", "open_fds", "data_bytes"} {
 			key := `l402chaos_node_` + series + `{node="` + n + `"}`
 			require.Contains(t, got, key)
 			require.Zero(t, got[key], key)
