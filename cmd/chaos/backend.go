@@ -43,12 +43,14 @@ func (b *backendFlag) check() error {
 }
 
 // runtime returns the regtest runtime of the chosen backend, and a
-// function that releases it. Without a Docker engine the containers
-// backend prints one line, what was tried and the way out, and ends the
-// command with exit code 2.
+// function that releases it; either way what containers runs of dead
+// processes left is removed (on containers by every network's start).
+// Without a Docker engine the containers backend prints one line, what
+// was tried and the way out, and ends the command with exit code 2.
 func (b *backendFlag) runtime(ctx context.Context, log *slog.Logger, progress, stderr io.Writer) (regtest.Runtime, func(), error) {
 	switch b.name {
 	case backendProcess:
+		sweepContainers(ctx, log)
 		return regtest.Processes{}, func() {}, nil
 	case backendContainers:
 		eng, err := containers.Connect(ctx)
@@ -67,6 +69,7 @@ func (b *backendFlag) runtime(ctx context.Context, log *slog.Logger, progress, s
 
 // sweepContainers removes what containers runs of dead processes left,
 // when a Docker engine answers; without one there is nothing to sweep.
+// The process backend needs no engine, but a machine may have one.
 func sweepContainers(ctx context.Context, log *slog.Logger) {
 	eng, err := containers.Connect(ctx)
 	if err != nil {

@@ -226,7 +226,6 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer release()
-	sweepContainers(ctx, log)
 	opts := []regtest.Option{
 		regtest.WithRuntime(rt),
 		regtest.WithTopology(regtest.Topology(*topology)),

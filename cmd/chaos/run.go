@@ -226,7 +226,6 @@ func runScenarios(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return err
 	}
 	defer release()
-	sweepContainers(ctx, log)
 	runner, err := harness.NewRunner(live.StartOn(rt), newClient,
 		harness.WithLogger(log), harness.WithReportDir(s.dir), harness.WithClientName(name))
 	if err != nil {

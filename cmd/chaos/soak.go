@@ -232,7 +232,6 @@ func runSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer release()
-	sweepContainers(runCtx, log)
 	fmt.Fprintf(stdout, "l402chaos: starting the network on %s (from the snapshot)\n", rt.Name())
 	env, err := live.StartOn(rt)(runCtx, harness.Network{}, log)
 	if err != nil {

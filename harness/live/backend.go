@@ -264,8 +264,15 @@ func (n *node) Restart(ctx context.Context) error {
 	return n.net.WaitReady(ctx)
 }
 
-// Isolate cuts the node from the run's network (containers only).
-func (n *node) Isolate(ctx context.Context) error { return n.n.Isolate(ctx) }
+// Isolate cuts the node from the run's network (containers only; on
+// local processes it is harness.ErrNeedsIsolation).
+func (n *node) Isolate(ctx context.Context) error {
+	err := n.n.Isolate(ctx)
+	if errors.Is(err, regtest.ErrNoIsolation) {
+		return fmt.Errorf("%w: %w", harness.ErrNeedsIsolation, err)
+	}
+	return err
+}
 
 func (n *node) Start(ctx context.Context) error {
 	if n.n.Isolated() {

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/l402chaos/l402chaos/harness"
+	"github.com/l402chaos/l402chaos/harness/fault"
 	"github.com/l402chaos/l402chaos/harness/history"
 	"github.com/l402chaos/l402chaos/harness/live"
 	"github.com/l402chaos/l402chaos/regtest"
@@ -26,6 +27,13 @@ func TestBackendDrainAndTruth(t *testing.T) {
 	}
 	require.NoError(t, err)
 	b := env.(*live.Backend)
+
+	// Local processes cannot be cut off as a whole: the fault says so
+	// with the harness's error, and the scenario does not apply.
+	require.False(t, b.CanIsolate())
+	_, err = fault.IsolateNode{Node: regtest.Bob}.Inject(ctx, &harness.Env{Backend: env})
+	require.ErrorIs(t, err, harness.ErrNeedsIsolation)
+	require.ErrorIs(t, err, regtest.ErrNoIsolation)
 
 	resp, err := http.Get(env.Endpoints().ProviderURL + "/data/p/k1")
 	require.NoError(t, err)
