@@ -21,7 +21,7 @@ images:
 ## containers (a node isolated), the container nemeses and a handful of
 ## the catalogue, on containers (needs Docker; make test runs the
 ## containers package's tests and TestBackendsAgree)
-CONTAINER_SCENARIOS = payee-isolated-while-held|payer-lnd-killed-in-flight|payee-frozen-in-flight|partition-lnd-lnd-held|hodl-timeout|response-lost-after-processing|crash-htlc-held
+CONTAINER_SCENARIOS = payee-isolated-while-held|provider-paused-credentialed-retry|payer-lnd-killed-in-flight|payee-frozen-in-flight|partition-lnd-lnd-held|hodl-timeout|response-lost-after-processing|crash-htlc-held
 test-containers: binaries images
 	$(GO) test -count=1 -timeout 40m -run 'TestScenarios/($(CONTAINER_SCENARIOS))$$' ./scenarios/ -backend=containers
 

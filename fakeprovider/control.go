@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/lightningnetwork/lnd/lntypes"
@@ -30,6 +31,11 @@ import (
 //	POST   /invoices/{hash}/cancel         cancel a hold invoice
 //	POST   /tokens/{id}/revoke             revoke a token's root key
 //	POST   /restart {"down": "1s", "forget": false}
+//	GET    /notes?after=N&timeout=25s&max=1000
+//	                                       the notes numbered after N, waiting
+//	                                       up to timeout for one (a NotesPage)
+//	POST   /forget {"paths": ["/data/k1"]} drop judged purchases from the
+//	                                       ledger, answers {"hashes": [...]}
 
 // Error codes of the control API, one per sentinel.
 const (
@@ -104,6 +110,19 @@ type RestartRequest struct {
 	Down   Duration `json:"down"`
 	Forget bool     `json:"forget,omitempty"`
 }
+
+// ForgetRequest is the body of POST /forget, ForgetAnswer its answer.
+type ForgetRequest struct {
+	Paths []string `json:"paths"`
+}
+
+// ForgetAnswer lists the invoice and challenge hashes dropped.
+type ForgetAnswer struct {
+	Hashes []string `json:"hashes"`
+}
+
+// maxNotesPage bounds one GET /notes answer.
+const maxNotesPage = 10000
 
 // ConfigView is the answer of GET /config.
 type ConfigView struct {
@@ -240,6 +259,51 @@ func (p *Provider) controlHandler() http.Handler {
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"url": p.URL(), "grpc_addr": p.GRPCAddr()})
+	})
+	mux.HandleFunc("GET /notes", func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		var cursor int64
+		if a := q.Get("after"); a != "" {
+			n, err := strconv.ParseInt(a, 10, 64)
+			if err != nil || n < 0 {
+				writeError(w, fmt.Errorf("%w: after %q: want a note number, 0 or more", errBadRequest, a))
+				return
+			}
+			cursor = n
+		}
+		timeout := time.Duration(0)
+		if t := q.Get("timeout"); t != "" {
+			d, err := time.ParseDuration(t)
+			if err != nil || d < 0 || d > maxWait {
+				writeError(w, fmt.Errorf("%w: timeout %q: want a duration up to %s", errBadRequest, t, maxWait))
+				return
+			}
+			timeout = d
+		}
+		max := 1000
+		if m := q.Get("max"); m != "" {
+			n, err := strconv.Atoi(m)
+			if err != nil || n < 1 || n > maxNotesPage {
+				writeError(w, fmt.Errorf("%w: max %q: want 1 to %d", errBadRequest, m, maxNotesPage))
+				return
+			}
+			max = n
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), timeout)
+		defer cancel()
+		writeJSON(w, http.StatusOK, p.Notes(ctx, cursor, max))
+	})
+	mux.HandleFunc("POST /forget", func(w http.ResponseWriter, r *http.Request) {
+		var req ForgetRequest
+		if err := decode(r, &req); err != nil {
+			writeError(w, err)
+			return
+		}
+		hashes := p.Forget(req.Paths)
+		if hashes == nil {
+			hashes = []string{}
+		}
+		writeJSON(w, http.StatusOK, ForgetAnswer{Hashes: hashes})
 	})
 	return mux
 }

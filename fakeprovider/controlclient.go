@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -184,4 +185,23 @@ func (c *Control) RevokeToken(ctx context.Context, tokenID string) error {
 // Restart restarts the provider's L402 APIs.
 func (c *Control) Restart(ctx context.Context, down time.Duration, forget bool) error {
 	return c.do(ctx, http.MethodPost, "/restart", RestartRequest{Down: Duration(down), Forget: forget}, nil)
+}
+
+// Notes returns the notes numbered after cursor, waiting on the provider
+// up to wait for one (0: answer at once); an empty page when none came.
+func (c *Control) Notes(ctx context.Context, cursor int64, wait time.Duration) (NotesPage, error) {
+	q := url.Values{"after": {strconv.FormatInt(cursor, 10)}}
+	if wait > 0 {
+		q.Set("timeout", min(wait, maxWait).String())
+	}
+	var page NotesPage
+	return page, c.do(ctx, http.MethodGet, "/notes?"+q.Encode(), nil, &page)
+}
+
+// Forget drops judged purchases from the ledger (see Provider.Forget)
+// and returns the hashes dropped.
+func (c *Control) Forget(ctx context.Context, paths []string) ([]string, error) {
+	var a ForgetAnswer
+	err := c.do(ctx, http.MethodPost, "/forget", ForgetRequest{Paths: paths}, &a)
+	return a.Hashes, err
 }

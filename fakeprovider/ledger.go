@@ -162,6 +162,9 @@ const (
 // Note tells an observer (WithObserver) what just entered the ledger, the
 // moment it did: the harness triggers faults on these.
 type Note struct {
+	// Seq numbers the provider's notes from 1, in the order they were
+	// made (see Provider.Notes).
+	Seq         int64    `json:"seq,omitempty"`
 	Kind        NoteKind `json:"kind"`
 	Path        string   `json:"path,omitempty"`
 	Key         string   `json:"key,omitempty"`

@@ -34,6 +34,7 @@ type Provider struct {
 	ledger  *ledger
 	idem    *idempotency
 	holds   *holds
+	notes   *notesLog
 
 	ctx    context.Context // ends at Close
 	cancel context.CancelFunc
@@ -141,10 +142,17 @@ func New(ln Lightning, cfg Config, opts ...Option) (*Provider, error) {
 		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	notes := newNotesLog()
+	notify := func(n Note) {
+		n = notes.add(n)
+		if o.notify != nil {
+			o.notify(n)
+		}
+	}
 	p := &Provider{
-		ln: ln, log: o.log, now: o.now, services: map[string]Service{},
+		ln: ln, log: o.log, now: o.now, services: map[string]Service{}, notes: notes,
 		prof: cfg.Profile, spent: map[string]string{}, secrets: newSecrets(),
-		ledger: newLedger(o.notify), idem: &idempotency{entries: map[string]*idemEntry{}},
+		ledger: newLedger(notify), idem: &idempotency{entries: map[string]*idemEntry{}},
 		holds: newHolds(ctx, ln, o.log), ctx: ctx, cancel: cancel, addrs: o.addrs,
 	}
 	for _, s := range cfg.Services {

@@ -23,6 +23,7 @@ import (
 	"github.com/lightninglabs/aperture/l402"
 	"github.com/lightningnetwork/lnd/lnrpc"
 	"github.com/lightningnetwork/lnd/lntypes"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"gopkg.in/macaroon.v2"
 )
@@ -327,7 +328,10 @@ func TestForget(t *testing.T) {
 	refused := send(t, http.MethodPost, p.URL()+"/data/a", "key-a", forged, []byte(`{"a":1}`))
 	require.NotEqual(t, http.StatusOK, refused.status)
 
-	hashes := p.Forget([]string{"/data/a"})
+	// Through the control API, as a harness does when the provider runs
+	// in a container.
+	hashes, err := fakeprovidertest.Control(t, p).Forget(context.Background(), []string{"/data/a"})
+	require.NoError(t, err)
 	require.Contains(t, hashes, ca.hash.String())
 	s := ledger(t, p)
 	for _, r := range s.Requests {
@@ -354,6 +358,61 @@ func TestForget(t *testing.T) {
 	require.Equal(t, http.StatusOK, again.status, "%s", again.body)
 	after := ledger(t, p)
 	require.Len(t, after.SideEffects, 2, "a forgotten key is a new key to the provider")
+}
+
+// TestNotesOverControl follows the provider's notes through the control
+// API, as the harness does when the provider runs in a container: in
+// order, numbered, a long poll answered by the next note, and a cursor
+// that resumes without repeating.
+func TestNotesOverControl(t *testing.T) {
+	n := network(t)
+	p := fakeprovidertest.Start(t, n.Node("bob"), fakeprovider.DefaultConfig())
+	ctl := fakeprovidertest.Control(t, p)
+	ctx := context.Background()
+
+	page, err := ctl.Notes(ctx, 0, 0)
+	require.NoError(t, err)
+	require.Empty(t, page.Notes)
+	require.Zero(t, page.Next)
+
+	got := make(chan fakeprovider.NotesPage, 1)
+	go func() {
+		page, err := ctl.Notes(ctx, 0, time.Minute)
+		assert.NoError(t, err)
+		got <- page
+	}()
+	send(t, http.MethodGet, p.URL()+"/data/a", "", "", nil) // a challenge
+	var first fakeprovider.NotesPage
+	select {
+	case first = <-got:
+	case <-time.After(time.Minute):
+		t.Fatal("the long poll did not answer the challenge's note")
+	}
+	require.NotEmpty(t, first.Notes)
+	require.Equal(t, int64(1), first.Notes[0].Seq)
+	require.Equal(t, fakeprovider.NoteChallenge, first.Notes[0].Kind)
+
+	_, c, _ := buy(t, n, http.MethodGet, p.URL()+"/data/b", "", nil)
+	all, err := ctl.Notes(ctx, 0, 0)
+	require.NoError(t, err)
+	rest, err := ctl.Notes(ctx, first.Next, 0)
+	require.NoError(t, err)
+	require.Equal(t, all.Notes[len(first.Notes):], rest.Notes, "a cursor resumes where it left off")
+	for i, note := range all.Notes {
+		require.Equal(t, int64(i+1), note.Seq)
+	}
+	var kinds []fakeprovider.NoteKind
+	for _, note := range rest.Notes {
+		if note.PaymentHash == c.hash.String() {
+			kinds = append(kinds, note.Kind)
+		}
+	}
+	require.Contains(t, kinds, fakeprovider.NoteChallenge)
+	require.Contains(t, kinds, fakeprovider.NoteDelivery)
+	empty, err := ctl.Notes(ctx, all.Next, 20*time.Millisecond)
+	require.NoError(t, err)
+	require.Empty(t, empty.Notes, "a poll with nothing new ends empty at its timeout")
+	require.Equal(t, all.Next, empty.Next)
 }
 
 func TestHoldInvoice(t *testing.T) {
@@ -705,6 +764,11 @@ func TestControlAPIBadInput(t *testing.T) {
 		{"GET", "/invoices/" + strings.Repeat("ab", 32) + "/wait?state=PAID", "", 400, "bad_request"},
 		{"POST", "/tokens/nope/revoke", "", 404, "not_found"},
 		{"POST", "/restart", `{"down":"-1s"}`, 400, "bad_request"},
+		{"GET", "/notes?after=-1", "", 400, "bad_request"},
+		{"GET", "/notes?after=x", "", 400, "bad_request"},
+		{"GET", "/notes?timeout=forever", "", 400, "bad_request"},
+		{"GET", "/notes?max=0", "", 400, "bad_request"},
+		{"POST", "/forget", `{"paths":"/data/a"}`, 400, "bad_request"},
 	} {
 		status, code := raw(tc.method, tc.path, tc.body)
 		require.Equal(t, tc.status, status, "%s %s %s", tc.method, tc.path, tc.body)

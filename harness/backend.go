@@ -102,6 +102,12 @@ type Node interface {
 	Start(ctx context.Context) error
 }
 
+// ProviderNode is the name Environment.Node gives the provider, on a
+// backend that runs it as a program of its own (the containers
+// backend): faults pause or isolate it as they do a node. A provider
+// in the harness's process is no node.
+const ProviderNode = "provider"
+
 // Isolator is an optional Node ability: cutting the node from the
 // network as a whole, as a real partition does (the containers backend
 // disconnects its container from the run's network). Node.Start heals

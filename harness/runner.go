@@ -22,7 +22,7 @@ var ErrNeedsKiller = errors.New("scenario kills the client; this client cannot b
 
 // ErrNeedsIsolation: the scenario cuts a node from the network as a
 // whole, and this backend cannot (only the containers backend can).
-var ErrNeedsIsolation = errors.New("scenario isolates a node; this backend cannot (run it with -backend containers)")
+var ErrNeedsIsolation = errors.New("scenario isolates a node or freezes the provider; this backend cannot (run it with -backend containers)")
 
 // Runner runs scenarios: it starts a backend and a client, drives the
 // traffic while the faults fire, heals, collects the ground truth and

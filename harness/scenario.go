@@ -35,7 +35,8 @@ type Scenario struct {
 	// Client that implements Killer.
 	NeedsKiller bool `json:"needs_killer,omitempty"`
 	// NeedsIsolation marks scenarios that cut a node from the network
-	// as a whole: they need a backend whose nodes are Isolators (the
+	// as a whole or freeze the provider: they need a backend whose nodes
+	// are Isolators and whose provider is a program of its own (the
 	// containers backend); elsewhere they do not apply.
 	NeedsIsolation bool `json:"needs_isolation,omitempty"`
 }

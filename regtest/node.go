@@ -336,7 +336,15 @@ func (n *Node) dial() error {
 // invoicesrpc clients are built on. The connection is lazy: a node that is
 // not up yet fails the first call, not Dial.
 func Dial(rpcAddr, tlsCertPath, macaroonPath string) (*grpc.ClientConn, error) {
-	creds, err := credentials.NewClientTLSFromFile(tlsCertPath, "")
+	return DialAs(rpcAddr, tlsCertPath, macaroonPath, "")
+}
+
+// DialAs is Dial checking the node's certificate against serverName
+// rather than rpcAddr's host: for an address the certificate does not
+// name (a node restored from a snapshot made at another address is
+// still "localhost" to its certificate). Empty: rpcAddr's host.
+func DialAs(rpcAddr, tlsCertPath, macaroonPath, serverName string) (*grpc.ClientConn, error) {
+	creds, err := credentials.NewClientTLSFromFile(tlsCertPath, serverName)
 	if err != nil {
 		return nil, fmt.Errorf("tls cert %s: %w", tlsCertPath, err)
 	}

@@ -125,6 +125,20 @@ func All() []harness.Scenario {
 			Coverage:    []harness.Coverage{faultFired("pause bob"), delivered()},
 		},
 		{
+			Name:        "provider-paused-credentialed-retry",
+			Description: "the provider's container is frozen (cgroup freezer) while the client's payment is in flight, so the credentialed request that follows hangs unanswered; thawed later, the client's retry with the same credential gets the answer: paid once, delivered",
+			// The peers' messages are slowed so that the payment outlasts
+			// the freezing: the credentialed request meets a frozen
+			// provider, never one still running.
+			Setup:    []harness.Fault{fault.Latency{Link: harness.LinkPeers, Delay: time.Second}},
+			Faults:   []harness.Fault{fault.After(fault.For(fault.PauseNode{Node: harness.ProviderNode}, 10*time.Second), harness.PaymentInFlight)},
+			Traffic:  []harness.Traffic{data("k1")},
+			Coverage: []harness.Coverage{faultFired("pause " + harness.ProviderNode), delivered()},
+			// Only the containers backend runs the provider as a program
+			// of its own, which can be frozen.
+			NeedsIsolation: true,
+		},
+		{
 			Name:        "response-lost-after-processing",
 			Description: "the provider runs the paid POST and drops the connection; the retry must not run the side effect twice",
 			Setup:       []harness.Fault{knob(fakeprovider.Knob{Kind: fakeprovider.DropAfter, Times: 1, Match: fakeprovider.Match{Method: "POST", Credentialed: true}})},

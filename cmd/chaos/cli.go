@@ -17,6 +17,7 @@ import (
 
 	"github.com/btcsuite/btcd/btcutil"
 	"github.com/l402chaos/l402chaos/fakeprovider"
+	"github.com/l402chaos/l402chaos/harness/live"
 	"github.com/l402chaos/l402chaos/regtest"
 )
 
@@ -258,8 +259,11 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	info := n.Info()
 	env := info.Env()
 	var p *fakeprovider.Provider
+	var pp *live.ProviderProgram
 	var pi *ProviderInfo
-	if !*noProvider {
+	switch {
+	case *noProvider:
+	case rt.Name() == backendProcess:
 		bob := n.Node(regtest.Bob)
 		if p, err = startProvider(ctx, bob.LN(), bob.Invoices(), &pf, log); err != nil {
 			return fmt.Errorf("provider: %w", err)
@@ -267,6 +271,16 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		defer p.Close()
 		v := providerInfo(p)
 		pi = &v
+	default:
+		// Beside the nodes, a container of the run's network.
+		if pp, err = startProviderProgram(ctx, n, &pf, log); err != nil {
+			return fmt.Errorf("provider: %w", err)
+		}
+		defer pp.Close()
+		cfg, _, _ := pf.load()
+		pi = &ProviderInfo{URL: "http://" + pp.HTTP.Host, GRPC: pp.GRPC.Host, ControlURL: "http://" + pp.ControlAPI.Host, Services: cfg.Services, Profile: cfg.Profile}
+	}
+	if pi != nil {
 		env += pi.Env()
 	}
 	path := *envFile
@@ -295,6 +309,9 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var errs []error
 	if p != nil {
 		errs = append(errs, finishProvider(p, *ledgerOut))
+	}
+	if pp != nil {
+		errs = append(errs, finishProviderProgram(pp, *ledgerOut))
 	}
 	errs = append(errs, n.Close())
 	if err := errors.Join(errs...); err != nil {

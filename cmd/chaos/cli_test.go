@@ -44,6 +44,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"up", "--provider-config", "/nonexistent.json"}, "no such file"},
 		{[]string{"up", "--listen", "nowhere"}, `http address "nowhere"`},
 		{[]string{"provider"}, "--lnd-rpc is required"},
+		{[]string{"provider", "--control-listen", "0.0.0.0:0"}, "is not a loopback address"},
+		{[]string{"up", "--control-listen", "10.1.2.3:0"}, "add -allow-remote-control"},
 		{[]string{"provider", "--lnd-rpc", "127.0.0.1:1"}, "--tlscert is required"},
 		{[]string{"provider", "--lnd-rpc", "127.0.0.1:1", "--tlscert", "/nonexistent", "--macaroon", "/nonexistent"}, "no such file"},
 	} {

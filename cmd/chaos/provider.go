@@ -8,11 +8,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/l402chaos/l402chaos/fakeprovider"
+	"github.com/l402chaos/l402chaos/harness/live"
 	"github.com/l402chaos/l402chaos/regtest"
 	"github.com/lightningnetwork/lnd/lnrpc"
 	"github.com/lightningnetwork/lnd/lnrpc/invoicesrpc"
@@ -56,6 +59,7 @@ type providerFlags struct {
 	header                  string
 	invalid                 int
 	addr, grpcAddr, ctlAddr string
+	remoteControl           bool
 }
 
 func (f *providerFlags) register(fs *flag.FlagSet) {
@@ -64,7 +68,21 @@ func (f *providerFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.invalid, "invalid-credential", 0, "status for credentials that do not verify: 401 or 402 (default: from the config, else 402)")
 	fs.StringVar(&f.addr, "listen", "127.0.0.1:0", "address of the L402 HTTP API")
 	fs.StringVar(&f.grpcAddr, "grpc-listen", "127.0.0.1:0", "address of the L402 gRPC API")
-	fs.StringVar(&f.ctlAddr, "control-listen", "127.0.0.1:0", "address of the control API (keep it on loopback)")
+	fs.StringVar(&f.ctlAddr, "control-listen", "127.0.0.1:0", "address of the control API (loopback unless -allow-remote-control)")
+	fs.BoolVar(&f.remoteControl, "allow-remote-control", false, "let -control-listen name a non-loopback address: anyone who reaches it can arm faults and settle invoices (for a provider in a container, whose harness is outside)")
+}
+
+// loopback reports whether a listen address binds loopback only.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // load builds the configuration; any problem is a usage error.
@@ -84,6 +102,9 @@ func (f *providerFlags) load() (fakeprovider.Config, []fakeprovider.Option, erro
 	}
 	if err := cfg.Validate(); err != nil {
 		return cfg, nil, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if !f.remoteControl && !loopback(f.ctlAddr) {
+		return cfg, nil, fmt.Errorf("%w: -control-listen %s is not a loopback address: the control API arms faults and settles invoices; add -allow-remote-control to mean it", errUsage, f.ctlAddr)
 	}
 	return cfg, []fakeprovider.Option{fakeprovider.WithAddrs(f.addr, f.grpcAddr, f.ctlAddr)}, nil
 }
@@ -112,12 +133,17 @@ func cmdProvider(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	var (
 		rpc     = fs.String("lnd-rpc", "", "the provider's LND gRPC address, host:port (required)")
 		cert    = fs.String("tlscert", "", "that LND's tls.cert (required)")
+		tlsName = fs.String("lnd-tls-name", "", "check LND's certificate against this name rather than -lnd-rpc's host (e.g. localhost, for an address the certificate does not name)")
 		mac     = fs.String("macaroon", "", "a macaroon allowed to create, read, settle and cancel invoices, e.g. invoice.macaroon or admin.macaroon (required)")
 		jsonOut = fs.Bool("json", false, "print the provider's addresses as one JSON object on stdout")
 		ledger  = fs.String("ledger-out", "", "write the ledger as JSON to this file on exit")
 		verbose = fs.Bool("v", false, "log every request")
 	)
 	if err := parse(fs, args); err != nil {
+		return err
+	}
+	// Every flag is checked before any connection is made.
+	if _, _, err := pf.load(); err != nil {
 		return err
 	}
 	for _, f := range []struct{ name, v string }{{"--lnd-rpc", *rpc}, {"--tlscert", *cert}, {"--macaroon", *mac}} {
@@ -131,7 +157,7 @@ func cmdProvider(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		}
 	}
 	log := newLogger(stderr, *verbose)
-	conn, err := regtest.Dial(*rpc, *cert, *mac)
+	conn, err := regtest.DialAs(*rpc, *cert, *mac, *tlsName)
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
@@ -162,6 +188,44 @@ func cmdProvider(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	<-ctx.Done()
 	log.Info("interrupted; stopping the provider")
 	return finishProvider(p, *ledger)
+}
+
+// startProviderProgram runs the provider as a program of n's sandbox
+// (a container) on bob, with the configuration of the flags; its ports
+// are the program's own, published on loopback.
+func startProviderProgram(ctx context.Context, n *regtest.Network, pf *providerFlags, log *slog.Logger) (*live.ProviderProgram, error) {
+	cfg, _, err := pf.load()
+	if err != nil {
+		return nil, err
+	}
+	cache, err := regtest.CacheDir()
+	if err != nil {
+		return nil, err
+	}
+	bin, err := live.ChaosBinary(ctx, filepath.Join(cache, "static"))
+	if err != nil {
+		return nil, err
+	}
+	return live.StartProviderProgram(ctx, n, n.Node(regtest.Bob), cfg, bin, nil, log.With("component", "provider"))
+}
+
+// finishProviderProgram writes the program's ledger if asked; the
+// network's teardown stops it.
+func finishProviderProgram(pp *live.ProviderProgram, ledgerPath string) error {
+	var errs []error
+	if ledgerPath != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
+		snap, err := pp.Control.Ledger(ctx)
+		cancel()
+		errs = append(errs, err)
+		data, err := snap.MarshalIndent()
+		if err == nil {
+			err = os.WriteFile(ledgerPath, data, 0o644)
+		}
+		errs = append(errs, err)
+	}
+	errs = append(errs, pp.Close())
+	return errors.Join(errs...)
 }
 
 // finishProvider writes the ledger if asked and stops the provider.

@@ -19,17 +19,21 @@ var ErrNoProvider = errors.New("backend has no provider")
 // did nothing. Generated sequences draw such faults freely.
 var ErrNoTarget = errors.New("nothing to act on")
 
-// providerBackend is a backend that runs the fake provider in-process.
-type providerBackend interface {
-	Provider() *fakeprovider.Provider
+// ProviderBackend is a backend with the fake provider: in this process
+// or in a container, driven through its control API.
+type ProviderBackend interface {
+	ProviderControl() fakeprovider.Controller
 }
 
-func provider(env *harness.Env) (*fakeprovider.Provider, error) {
-	pb, ok := env.Backend.(providerBackend)
-	if !ok || pb.Provider() == nil {
+func provider(env *harness.Env) (fakeprovider.Controller, error) {
+	pb, ok := env.Backend.(ProviderBackend)
+	if !ok {
 		return nil, ErrNoProvider
 	}
-	return pb.Provider(), nil
+	if c := pb.ProviderControl(); c != nil {
+		return c, nil
+	}
+	return nil, ErrNoProvider
 }
 
 // Knob arms one of the provider's L7 knobs; the heal disarms it.
@@ -50,12 +54,12 @@ func (k Knob) Inject(ctx context.Context, env *harness.Env) (harness.Heal, error
 	if err != nil {
 		return nil, err
 	}
-	armed, err := p.Arm(k.Knob)
+	armed, err := p.Arm(ctx, k.Knob)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", k.Name(), err)
 	}
-	return func(context.Context) error {
-		if err := p.Disarm(armed.ID); err != nil && !errors.Is(err, fakeprovider.ErrNotFound) {
+	return func(ctx context.Context) error {
+		if err := p.Disarm(ctx, armed.ID); err != nil && !errors.Is(err, fakeprovider.ErrNotFound) {
 			return err
 		}
 		return nil
@@ -114,9 +118,9 @@ func (r ResolveHolds) Inject(ctx context.Context, env *harness.Env) (harness.Hea
 	}
 	for _, h := range held {
 		if r.Cancel {
-			err = p.CancelInvoice(ctx, h)
+			_, err = p.CancelInvoice(ctx, h)
 		} else {
-			err = p.SettleInvoice(ctx, h)
+			_, err = p.SettleInvoice(ctx, h)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("%s %s: %w", r.Name(), h, err)
@@ -125,7 +129,7 @@ func (r ResolveHolds) Inject(ctx context.Context, env *harness.Env) (harness.Hea
 	return noHeal, nil
 }
 
-func heldInvoices(ctx context.Context, p *fakeprovider.Provider) ([]lntypes.Hash, error) {
+func heldInvoices(ctx context.Context, p fakeprovider.Controller) ([]lntypes.Hash, error) {
 	snap, err := p.Ledger(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("read ledger: %w", err)
@@ -162,7 +166,7 @@ func (r RevokeTokens) Inject(ctx context.Context, env *harness.Env) (harness.Hea
 	n := 0
 	for _, req := range snap.Requests {
 		if c := req.Challenge; c != nil && c.TokenID != "" {
-			if err := p.RevokeToken(c.TokenID); err != nil && !errors.Is(err, fakeprovider.ErrNotFound) {
+			if err := p.RevokeToken(ctx, c.TokenID); err != nil && !errors.Is(err, fakeprovider.ErrNotFound) {
 				return nil, fmt.Errorf("%s %s: %w", r.Name(), c.TokenID, err)
 			}
 			n++

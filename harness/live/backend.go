@@ -29,7 +29,9 @@ type Backend struct {
 	log    *slog.Logger
 	net    *regtest.Network
 	links  *Links
-	prov   *fakeprovider.Provider
+	prov   *fakeprovider.Provider // in this process (local processes)
+	pp     *ProviderProgram       // a program of the network (containers)
+	ctl    fakeprovider.Controller
 	payer  *regtest.Node
 	payee  *regtest.Node
 	cfg    fakeprovider.Config
@@ -96,7 +98,7 @@ func start(ctx context.Context, n harness.Network, log *slog.Logger, rt regtest.
 		regtest.WithTopology(topo), regtest.WithSnapshot(true), regtest.WithLogger(log), regtest.WithRuntime(rt),
 		regtest.WithInterpose(func(h regtest.Hop) (string, error) { return b.links.Interpose(h) }),
 	}
-	provHost := "127.0.0.1"
+	var chaosBin string
 	if _, local := rt.(regtest.Processes); !local {
 		cache, err := regtest.CacheDir()
 		if err != nil {
@@ -106,6 +108,9 @@ func start(ctx context.Context, n harness.Network, log *slog.Logger, rt regtest.
 		if err != nil {
 			return nil, fmt.Errorf("toxiproxy: %w", err)
 		}
+		if chaosBin, err = ChaosBinary(ctx, filepath.Join(cache, "static")); err != nil {
+			return nil, fmt.Errorf("provider program: %w", err)
+		}
 		opts = append(opts, regtest.WithOnOpen(func(ctx context.Context, sb regtest.Sandbox, dir string) error {
 			links, err := StartToxiproxy(ctx, sb, dir, bin, log)
 			if err != nil {
@@ -113,7 +118,6 @@ func start(ctx context.Context, n harness.Network, log *slog.Logger, rt regtest.
 			}
 			b.links.Close()
 			b.links = links
-			provHost = regtest.HostIP(sb)
 			return nil
 		}))
 	}
@@ -143,13 +147,25 @@ func start(ctx context.Context, n harness.Network, log *slog.Logger, rt regtest.
 			}
 		}
 	}
-	b.prov, err = fakeprovider.Start(ctx, fakeprovider.NewLND(b.payee.LN(), b.payee.Invoices()), b.cfg,
-		fakeprovider.WithLogger(log.With("component", "provider")), fakeprovider.WithObserver(b.observe),
-		fakeprovider.WithAddrs(provHost+":0", provHost+":0", "127.0.0.1:0"))
-	if err != nil {
-		return nil, fmt.Errorf("start provider: %w", err)
+	// On local processes the provider runs in this process; elsewhere
+	// it is a program of the network beside the nodes (a container the
+	// faults can pause or cut off), reached through its control API.
+	var provUpstream string
+	if chaosBin == "" {
+		b.prov, err = fakeprovider.Start(ctx, fakeprovider.NewLND(b.payee.LN(), b.payee.Invoices()), b.cfg,
+			fakeprovider.WithLogger(log.With("component", "provider")), fakeprovider.WithObserver(b.observe))
+		if err != nil {
+			return nil, fmt.Errorf("start provider: %w", err)
+		}
+		b.ctl, provUpstream = b.prov.Controller(), strings.TrimPrefix(b.prov.URL(), "http://")
+	} else {
+		b.pp, err = StartProviderProgram(ctx, b.net, b.payee, b.cfg, chaosBin, b.observe, log.With("component", "provider"))
+		if err != nil {
+			return nil, fmt.Errorf("start provider: %w", err)
+		}
+		b.ctl, provUpstream = b.pp.Control, b.pp.HTTP.Peer
 	}
-	provAddr, err := b.links.Add(harness.LinkProvider, strings.TrimPrefix(b.prov.URL(), "http://"))
+	provAddr, err := b.links.Add(harness.LinkProvider, provUpstream)
 	if err != nil {
 		return nil, err
 	}
@@ -177,8 +193,17 @@ func start(ctx context.Context, n harness.Network, log *slog.Logger, rt regtest.
 // Endpoints are the client's ways in, through the proxies.
 func (b *Backend) Endpoints() harness.Endpoints { return b.ends }
 
-// Provider is the fake provider (faults reach it by type assertion).
+// Provider is the fake provider when it runs in this process (local
+// processes), nil when it is a program of the network.
 func (b *Backend) Provider() *fakeprovider.Provider { return b.prov }
+
+// ProviderControl drives the provider wherever it runs (faults reach it
+// by type assertion, see fault.ProviderBackend).
+func (b *Backend) ProviderControl() fakeprovider.Controller { return b.ctl }
+
+// ProviderProgram is the provider as a program of the network, nil when
+// it runs in this process.
+func (b *Backend) ProviderProgram() *ProviderProgram { return b.pp }
 
 // Network is the regtest network.
 func (b *Backend) Network() *regtest.Network { return b.net }
@@ -188,6 +213,12 @@ func (b *Backend) Link(name string) (harness.Link, error) { return b.links.Link(
 
 // Node returns a node's process controls.
 func (b *Backend) Node(name string) (harness.Node, error) {
+	if name == harness.ProviderNode {
+		if b.pp == nil {
+			return nil, fmt.Errorf("node %q: the provider runs in the harness's process on this backend: %w", name, harness.ErrNeedsIsolation)
+		}
+		return &providerNode{pp: b.pp}, nil
+	}
 	n := b.net.Node(name)
 	if n == nil {
 		return nil, fmt.Errorf("node %q: %w", name, ErrUnknownNode)
@@ -234,6 +265,9 @@ func (b *Backend) Close() error {
 		var errs []error
 		if b.prov != nil {
 			errs = append(errs, b.prov.Close())
+		}
+		if b.pp != nil {
+			errs = append(errs, b.pp.Close())
 		}
 		if b.net != nil {
 			errs = append(errs, b.net.Close())

@@ -113,11 +113,21 @@ func (b *Backend) markExisting(ctx context.Context) error {
 // provider's records, and their payments and invoices from every later
 // read of the truth. The truth then stays the size of what is live.
 func (b *Backend) Forget(paths []string) {
-	hashes := b.prov.Forget(paths)
+	ctx, cancel := context.WithTimeout(b.ctx, forgetTimeout)
+	hashes, err := b.ctl.Forget(ctx, paths)
+	cancel()
+	if err != nil {
+		// The records stay: the run is as it was, only larger.
+		b.log.Warn("provider: forget judged purchases", "paths", len(paths), "err", err)
+		return
+	}
 	b.pays.forget(hashes...)
 	b.invs.forget(hashes...)
 	b.phases.forget(hashes)
 }
+
+// forgetTimeout bounds a call to forget judged purchases.
+const forgetTimeout = 30 * time.Second
 
 func nsTime(ns int64) time.Time {
 	if ns <= 0 {
@@ -180,7 +190,7 @@ func (b *Backend) invoices(ctx context.Context, t *history.Truth, holds map[stri
 // ledger copies the provider's ledger into t. It returns which invoices
 // were hold invoices.
 func (b *Backend) ledger(ctx context.Context, t *history.Truth) (map[string]bool, error) {
-	snap, err := b.prov.Ledger(ctx)
+	snap, err := b.ctl.Ledger(ctx)
 	if err != nil {
 		return nil, err
 	}

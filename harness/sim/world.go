@@ -286,8 +286,12 @@ func (w *World) Backend() harness.Backend { return w }
 // only through crash steps).
 func (w *World) Client() harness.Client { return simClient{w} }
 
-// Provider is the provider, for the knob and invoice faults.
+// Provider is the provider.
 func (w *World) Provider() *fakeprovider.Provider { return w.prov }
+
+// ProviderControl is the provider as the knob and invoice faults drive
+// it.
+func (w *World) ProviderControl() fakeprovider.Controller { return w.prov.Controller() }
 
 // Link returns a modelled link.
 func (w *World) Link(name string) (harness.Link, error) {

@@ -12,12 +12,15 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/build"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/pkg/jsonmessage"
 )
 
@@ -168,7 +171,31 @@ func (e *Engine) EnsureImage(ctx context.Context, bin string, progress io.Writer
 	}
 	fmt.Fprintf(progress, "l402chaos: built image %s in %s\n", img.Ref, time.Since(start).Round(time.Millisecond))
 	img.Built = true
+	e.pruneOlder(ctx, base, img.Ref)
 	return img, nil
+}
+
+// pruneOlder removes the images of older contents of the binary base
+// (a rebuilt chaos binary makes a new image each time its source
+// changes), except those a container still uses: the engine refuses
+// those, and they stay until a later build.
+func (e *Engine) pruneOlder(ctx context.Context, base, keep string) {
+	imgs, err := e.cli.ImageList(ctx, image.ListOptions{Filters: filters.NewArgs(
+		filters.Arg("label", LabelKind+"=1"), filters.Arg("label", "l402chaos.binary="+base))})
+	if err != nil {
+		return
+	}
+	for _, im := range imgs {
+		old := false
+		for _, tag := range im.RepoTags {
+			if tag != keep {
+				old = true
+			}
+		}
+		if old && !slices.Contains(im.RepoTags, keep) {
+			_, _ = e.cli.ImageRemove(ctx, im.ID, image.RemoveOptions{PruneChildren: true})
+		}
+	}
 }
 
 // buildContext is the in-memory tar of a Dockerfile and the binary.
