@@ -212,28 +212,21 @@ func startProviderProgram(ctx context.Context, n *regtest.Network, pf *providerF
 // finishProviderProgram writes the program's ledger if asked; the
 // network's teardown stops it.
 func finishProviderProgram(pp *live.ProviderProgram, ledgerPath string) error {
-	var errs []error
-	if ledgerPath != "" {
-		ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
-		snap, err := pp.Control.Ledger(ctx)
-		cancel()
-		errs = append(errs, err)
-		data, err := snap.MarshalIndent()
-		if err == nil {
-			err = os.WriteFile(ledgerPath, data, 0o644)
-		}
-		errs = append(errs, err)
-	}
-	errs = append(errs, pp.Close())
-	return errors.Join(errs...)
+	return finish(pp.Control, pp.Close, ledgerPath)
 }
 
 // finishProvider writes the ledger if asked and stops the provider.
 func finishProvider(p *fakeprovider.Provider, ledgerPath string) error {
+	return finish(p.Controller(), p.Close, ledgerPath)
+}
+
+// finish writes the provider's ledger to ledgerPath when it is set, then
+// calls stop.
+func finish(c fakeprovider.Controller, stop func() error, ledgerPath string) error {
 	var errs []error
 	if ledgerPath != "" {
 		ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
-		snap, err := p.Ledger(ctx)
+		snap, err := c.Ledger(ctx)
 		cancel()
 		errs = append(errs, err)
 		data, err := snap.MarshalIndent()
@@ -242,7 +235,7 @@ func finishProvider(p *fakeprovider.Provider, ledgerPath string) error {
 		}
 		errs = append(errs, err)
 	}
-	errs = append(errs, p.Close())
+	errs = append(errs, stop())
 	return errors.Join(errs...)
 }
 
