@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/l402chaos/l402chaos/client/mutant"
@@ -18,6 +19,7 @@ import (
 	"github.com/l402chaos/l402chaos/harness/history"
 	"github.com/l402chaos/l402chaos/harness/soak"
 	"github.com/l402chaos/l402chaos/internal/gobuild"
+	"github.com/l402chaos/l402chaos/regtest"
 	"github.com/l402chaos/l402chaos/reports"
 )
 
@@ -194,6 +196,13 @@ func TestSoakKilledIsCheckedOffline(t *testing.T) {
 	waitForPurchases(t, dir, 5, out)
 	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
 	_ = cmd.Wait()
+	// The dead harness's run directory is left for the next start's
+	// sweep; this test is that start.
+	t.Cleanup(func() {
+		removed, err := regtest.Sweep(os.TempDir())
+		assert.NoError(t, err)
+		t.Logf("swept %v", removed)
+	})
 
 	var stdout, stderr bytes.Buffer
 	code := run(context.Background(), []string{"check", "-v", dir}, &stdout, &stderr)
