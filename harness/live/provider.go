@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"sync"
 	"time"
 
 	"github.com/l402chaos/l402chaos/fakeprovider"
@@ -194,7 +193,6 @@ var ErrProviderMemory = errors.New("the provider program holds the run's ledger 
 // isolate (harness.Node, harness.Isolator).
 type providerNode struct {
 	pp *ProviderProgram
-	mu sync.Mutex
 }
 
 var (
@@ -221,8 +219,6 @@ func (n *providerNode) Isolate(ctx context.Context) error {
 
 // Start heals a pause or an isolation and waits for the control API.
 func (n *providerNode) Start(ctx context.Context) error {
-	n.mu.Lock()
-	defer n.mu.Unlock()
 	if iso, ok := n.pp.Proc.(regtest.Isolator); ok && iso.Isolated() {
 		if err := iso.Rejoin(ctx); err != nil {
 			return err
