@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -207,12 +209,10 @@ func (p *Provider) controlHandler() http.Handler {
 			writeError(w, fmt.Errorf("%w: state %q: want OPEN, ACCEPTED, SETTLED or CANCELED", errBadRequest, state))
 			return
 		}
-		timeout := 30 * time.Second
-		if t := r.URL.Query().Get("timeout"); t != "" {
-			if timeout, err = time.ParseDuration(t); err != nil || timeout <= 0 || timeout > maxWait {
-				writeError(w, fmt.Errorf("%w: timeout %q: want a duration up to %s", errBadRequest, t, maxWait))
-				return
-			}
+		timeout, err := queryTimeout(r.URL.Query(), 30*time.Second, time.Nanosecond)
+		if err != nil {
+			writeError(w, err)
+			return
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), timeout)
 		defer cancel()
@@ -262,36 +262,24 @@ func (p *Provider) controlHandler() http.Handler {
 	})
 	mux.HandleFunc("GET /notes", func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
-		var cursor int64
-		if a := q.Get("after"); a != "" {
-			n, err := strconv.ParseInt(a, 10, 64)
-			if err != nil || n < 0 {
-				writeError(w, fmt.Errorf("%w: after %q: want a note number, 0 or more", errBadRequest, a))
-				return
-			}
-			cursor = n
+		cursor, err := queryInt(q, "after", 0, 0, math.MaxInt64)
+		if err != nil {
+			writeError(w, err)
+			return
 		}
-		timeout := time.Duration(0)
-		if t := q.Get("timeout"); t != "" {
-			d, err := time.ParseDuration(t)
-			if err != nil || d < 0 || d > maxWait {
-				writeError(w, fmt.Errorf("%w: timeout %q: want a duration up to %s", errBadRequest, t, maxWait))
-				return
-			}
-			timeout = d
+		limit, err := queryInt(q, "max", 1000, 1, maxNotesPage)
+		if err != nil {
+			writeError(w, err)
+			return
 		}
-		max := 1000
-		if m := q.Get("max"); m != "" {
-			n, err := strconv.Atoi(m)
-			if err != nil || n < 1 || n > maxNotesPage {
-				writeError(w, fmt.Errorf("%w: max %q: want 1 to %d", errBadRequest, m, maxNotesPage))
-				return
-			}
-			max = n
+		timeout, err := queryTimeout(q, 0, 0)
+		if err != nil {
+			writeError(w, err)
+			return
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), timeout)
 		defer cancel()
-		writeJSON(w, http.StatusOK, p.Notes(ctx, cursor, max))
+		writeJSON(w, http.StatusOK, p.Notes(ctx, cursor, int(limit)))
 	})
 	mux.HandleFunc("POST /forget", func(w http.ResponseWriter, r *http.Request) {
 		var req ForgetRequest
@@ -306,6 +294,34 @@ func (p *Provider) controlHandler() http.Handler {
 		writeJSON(w, http.StatusOK, ForgetAnswer{Hashes: hashes})
 	})
 	return mux
+}
+
+// queryInt reads the integer parameter name, def when absent; outside
+// [lo, hi] it is a bad request.
+func queryInt(q url.Values, name string, def, lo, hi int64) (int64, error) {
+	v := q.Get(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < lo || n > hi {
+		return 0, fmt.Errorf("%w: %s %q: want an integer from %d to %d", errBadRequest, name, v, lo, hi)
+	}
+	return n, nil
+}
+
+// queryTimeout reads the timeout parameter, def when absent; below
+// least or above maxWait it is a bad request.
+func queryTimeout(q url.Values, def, least time.Duration) (time.Duration, error) {
+	v := q.Get("timeout")
+	if v == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < least || d > maxWait {
+		return 0, fmt.Errorf("%w: timeout %q: want a duration up to %s", errBadRequest, v, maxWait)
+	}
+	return d, nil
 }
 
 // writeInvoice answers an invoice's current state, read from the node.

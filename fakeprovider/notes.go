@@ -50,9 +50,9 @@ func (l *notesLog) add(n Note) Note {
 	return n
 }
 
-// after returns up to max notes numbered after cursor; with none yet, a
-// channel closed when one comes.
-func (l *notesLog) after(cursor int64, max int) (NotesPage, <-chan struct{}) {
+// after returns up to limit notes numbered after cursor; with none yet,
+// a channel closed when one comes.
+func (l *notesLog) after(cursor int64, limit int) (NotesPage, <-chan struct{}) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	page := NotesPage{Next: cursor}
@@ -61,33 +61,26 @@ func (l *notesLog) after(cursor int64, max int) (NotesPage, <-chan struct{}) {
 	}
 	first := l.seq - int64(len(l.kept)) + 1 // Seq of kept[0]
 	if cursor < first-1 {
-		page.Dropped = first - 1 - max64(cursor, 0)
+		page.Dropped = first - 1 - max(cursor, 0)
 		cursor = first - 1
 	}
 	from := int(cursor - first + 1)
-	to := min(len(l.kept), from+max)
+	to := min(len(l.kept), from+limit)
 	page.Notes = append([]Note(nil), l.kept[from:to]...)
 	page.Next = page.Notes[len(page.Notes)-1].Seq
 	return page, nil
 }
 
-func max64(a, b int64) int64 {
-	if a > b {
-		return a
-	}
-	return b
-}
-
-// Notes returns up to max of the notes numbered after cursor (0: from
+// Notes returns up to limit of the notes numbered after cursor (0: from
 // the first), waiting until there is one or ctx ends; on ctx's end it
 // returns an empty page and no error, so a long poll that times out is
-// an ordinary answer. max below 1 means 1000.
-func (p *Provider) Notes(ctx context.Context, cursor int64, max int) NotesPage {
-	if max < 1 {
-		max = 1000
+// an ordinary answer. limit below 1 means 1000.
+func (p *Provider) Notes(ctx context.Context, cursor int64, limit int) NotesPage {
+	if limit < 1 {
+		limit = 1000
 	}
 	for {
-		page, wait := p.notes.after(cursor, max)
+		page, wait := p.notes.after(cursor, limit)
 		if wait == nil {
 			return page
 		}

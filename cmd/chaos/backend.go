@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 
 	"github.com/l402chaos/l402chaos/harness/live"
 	"github.com/l402chaos/l402chaos/regtest"
@@ -110,18 +109,10 @@ func cmdImages(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer eng.Close()
-	cache, err := regtest.CacheDir()
+	fmt.Fprintln(stderr, "chaos: building toxiproxy and the provider program (static, CGO off)")
+	toxi, chaosBin, err := live.StaticPrograms(ctx)
 	if err != nil {
 		return err
-	}
-	fmt.Fprintln(stderr, "chaos: building toxiproxy and the provider program (static, CGO off)")
-	toxi, err := live.ToxiproxyBinary(ctx, filepath.Join(cache, "static"))
-	if err != nil {
-		return fmt.Errorf("toxiproxy: %w", err)
-	}
-	chaosBin, err := live.ChaosBinary(ctx, filepath.Join(cache, "static"))
-	if err != nil {
-		return fmt.Errorf("provider program: %w", err)
 	}
 	for _, bin := range []string{bins.LND, bins.Btcd, toxi, chaosBin} {
 		img, err := eng.EnsureImage(ctx, bin, stderr)

@@ -277,8 +277,7 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("provider: %w", err)
 		}
 		defer pp.Close()
-		cfg, _, _ := pf.load()
-		pi = &ProviderInfo{URL: "http://" + pp.HTTP.Host, GRPC: pp.GRPC.Host, ControlURL: "http://" + pp.ControlAPI.Host, Services: cfg.Services, Profile: cfg.Profile}
+		pi = &ProviderInfo{URL: "http://" + pp.HTTP.Host, GRPC: pp.GRPC.Host, ControlURL: "http://" + pp.ControlAPI.Host, Services: pp.Config.Services, Profile: pp.Config.Profile}
 	}
 	if pi != nil {
 		env += pi.Env()

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -198,11 +197,7 @@ func startProviderProgram(ctx context.Context, n *regtest.Network, pf *providerF
 	if err != nil {
 		return nil, err
 	}
-	cache, err := regtest.CacheDir()
-	if err != nil {
-		return nil, err
-	}
-	bin, err := live.ChaosBinary(ctx, filepath.Join(cache, "static"))
+	_, bin, err := live.StaticPrograms(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -100,16 +99,9 @@ func start(ctx context.Context, n harness.Network, log *slog.Logger, rt regtest.
 	}
 	var chaosBin string
 	if _, local := rt.(regtest.Processes); !local {
-		cache, err := regtest.CacheDir()
-		if err != nil {
+		var bin string
+		if bin, chaosBin, err = StaticPrograms(ctx); err != nil {
 			return nil, err
-		}
-		bin, err := ToxiproxyBinary(ctx, filepath.Join(cache, "static"))
-		if err != nil {
-			return nil, fmt.Errorf("toxiproxy: %w", err)
-		}
-		if chaosBin, err = ChaosBinary(ctx, filepath.Join(cache, "static")); err != nil {
-			return nil, fmt.Errorf("provider program: %w", err)
 		}
 		opts = append(opts, regtest.WithOnOpen(func(ctx context.Context, sb regtest.Sandbox, dir string) error {
 			links, err := StartToxiproxy(ctx, sb, dir, bin, log)

@@ -39,6 +39,24 @@ func ChaosBinary(ctx context.Context, dir string) (string, error) {
 	return gobuild.Static(ctx, "./cmd/chaos", dir, "chaos")
 }
 
+// StaticPrograms builds (once per process) the two programs an isolated
+// runtime runs beside the nodes, toxiproxy and the provider program,
+// into the cache's static directory.
+func StaticPrograms(ctx context.Context) (toxiproxy, chaos string, err error) {
+	cache, err := regtest.CacheDir()
+	if err != nil {
+		return "", "", err
+	}
+	dir := filepath.Join(cache, "static")
+	if toxiproxy, err = ToxiproxyBinary(ctx, dir); err != nil {
+		return "", "", fmt.Errorf("toxiproxy: %w", err)
+	}
+	if chaos, err = ChaosBinary(ctx, dir); err != nil {
+		return "", "", fmt.Errorf("provider program: %w", err)
+	}
+	return toxiproxy, chaos, nil
+}
+
 // ProviderProgram is the fake provider run as a program of a network's
 // sandbox (`chaos provider` in a container of the run's network, on the
 // payee's LND), driven through its control API. Its notes reach the
@@ -51,6 +69,8 @@ type ProviderProgram struct {
 	Control *fakeprovider.Control
 	// HTTP, GRPC and ControlAPI are its ports as each side reaches them.
 	HTTP, GRPC, ControlAPI regtest.Endpoint
+	// Config is what it serves: services and profile.
+	Config fakeprovider.Config
 	// Dir holds its configuration and its log (provider.log).
 	Dir string
 
@@ -76,7 +96,7 @@ func StartProviderProgram(ctx context.Context, net *regtest.Network, payee *regt
 		return fail("configuration", err)
 	}
 	sb := net.Sandbox()
-	pp := &ProviderProgram{Dir: filepath.Join(net.Dir(), "provider"), log: log}
+	pp := &ProviderProgram{Config: cfg, Dir: filepath.Join(net.Dir(), "provider"), log: log}
 	if err := os.MkdirAll(pp.Dir, 0o700); err != nil {
 		return fail("its directory", err)
 	}

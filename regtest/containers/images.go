@@ -186,13 +186,7 @@ func (e *Engine) pruneOlder(ctx context.Context, base, keep string) {
 		return
 	}
 	for _, im := range imgs {
-		old := false
-		for _, tag := range im.RepoTags {
-			if tag != keep {
-				old = true
-			}
-		}
-		if old && !slices.Contains(im.RepoTags, keep) {
+		if !slices.Contains(im.RepoTags, keep) {
 			_, _ = e.cli.ImageRemove(ctx, im.ID, image.RemoveOptions{PruneChildren: true})
 		}
 	}
