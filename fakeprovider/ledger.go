@@ -48,7 +48,8 @@ type Request struct {
 	Method     string            `json:"method"`
 	Path       string            `json:"path"`
 	Service    string            `json:"service,omitempty"`
-	Key        string            `json:"key,omitempty"` // Idempotency-Key: the purchase
+	Key        string            `json:"key,omitempty"`         // Idempotency-Key: the purchase
+	BodySHA256 string            `json:"body_sha256,omitempty"` // the request body's digest, when it had one
 	Credential *CredentialRecord `json:"credential,omitempty"`
 	Status     int               `json:"status"`
 	Challenge  *ChallengeRecord  `json:"challenge,omitempty"`

@@ -414,6 +414,9 @@ func (p *Provider) readHTTP(w http.ResponseWriter, r *http.Request, rec *Request
 		return nil, &answer{status: http.StatusBadRequest, body: errorBody("read body: " + err.Error())}
 	}
 	in.body = body
+	if len(body) > 0 {
+		rec.BodySHA256 = bodyHash(body)
+	}
 	if values := r.Header.Values("Authorization"); len(values) > 0 {
 		cred, err := ParseAuthorization(values)
 		switch {

@@ -18,6 +18,18 @@ type Client interface {
 	Purchase(ctx context.Context, p Purchase) (history.Result, error)
 }
 
+// AdapterFault is an error a client returns when the client under test
+// broke the adapter protocol rather than the purchase going wrong: its
+// command could not start, it printed no report or garbage, its exit code
+// contradicted its report. The attempt is still Info (money may have
+// moved), and a run with such an attempt cannot vouch for the client:
+// certification answers it "adapter error", unknown, never a verdict
+// against the client.
+type AdapterFault interface {
+	error
+	AdapterFault() bool
+}
+
 // Killer is an optional Client ability: kill the running attempts of a
 // purchase at once (SIGKILL), as a crash would.
 type Killer interface {

@@ -282,8 +282,14 @@ func (x *execution) purchase(ctx context.Context, t Traffic) {
 		}
 	}
 	if t.After != nil {
-		if err := x.s.Env().Backend.Await(ctx, t.After.Phase, t.After.Count); err != nil {
-			x.log.Warn("purchase trigger never came", "key", t.Key, "err", err)
+		actx := ctx
+		if !t.Concurrent {
+			var cancel context.CancelFunc
+			actx, cancel = context.WithTimeout(ctx, lateTriggerTimeout)
+			defer cancel()
+		}
+		if err := x.s.Env().Backend.Await(actx, t.After.Phase, t.After.Count); err != nil {
+			x.log.Warn("purchase trigger never came: the purchase is not made", "key", t.Key, "err", err)
 			return
 		}
 	}

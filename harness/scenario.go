@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/l402chaos/l402chaos/fakeprovider"
 	"github.com/l402chaos/l402chaos/harness/check"
 	"github.com/l402chaos/l402chaos/harness/history"
 )
@@ -53,6 +54,54 @@ type Network struct {
 	InvoiceExpiry time.Duration `json:"invoice_expiry,omitempty"`
 	// TokenTTL overrides the per-token service's token lifetime.
 	TokenTTL time.Duration `json:"token_ttl,omitempty"`
+	// Header, when set, is how the provider writes its challenges: a
+	// dialect of L402 (header generation, scheme case, unknown
+	// parameters) that certification runs scenarios under.
+	Header *fakeprovider.HeaderStyle `json:"header,omitempty"`
+	// InvalidCredential, when set, is the provider's status for a
+	// credential that does not verify: 401, or 402 with a fresh challenge
+	// (the default).
+	InvalidCredential int `json:"invalid_credential,omitempty"`
+}
+
+// Validate checks a network's shape.
+func (n Network) Validate() error {
+	switch n.Topology {
+	case "", "direct", "routed":
+	default:
+		return fmt.Errorf("unknown topology %q", n.Topology)
+	}
+	if n.Header != nil {
+		if err := n.Header.Validate(); err != nil {
+			return err
+		}
+	}
+	switch n.InvalidCredential {
+	case 0, 401, 402:
+	default:
+		return fmt.Errorf("invalid_credential %d: want 401 or 402", n.InvalidCredential)
+	}
+	return nil
+}
+
+// Apply writes the network's provider settings over cfg.
+func (n Network) Apply(cfg *fakeprovider.Config) {
+	if n.InvoiceExpiry > 0 {
+		cfg.Profile.InvoiceExpiry = fakeprovider.Duration(n.InvoiceExpiry)
+	}
+	if n.TokenTTL > 0 {
+		for i := range cfg.Services {
+			if cfg.Services[i].Pricing == fakeprovider.PerToken {
+				cfg.Services[i].TokenTTL = fakeprovider.Duration(n.TokenTTL)
+			}
+		}
+	}
+	if n.Header != nil {
+		cfg.Profile.Header = *n.Header
+	}
+	if n.InvalidCredential != 0 {
+		cfg.Profile.InvalidCredential = n.InvalidCredential
+	}
 }
 
 // Coverage is a dangerous moment a scenario must reach.
@@ -102,10 +151,8 @@ func (s Scenario) Validate() error {
 		}
 		seen[t.Key] = true
 	}
-	switch s.Network.Topology {
-	case "", "direct", "routed":
-	default:
-		return fmt.Errorf("scenario %s: unknown topology %q", s.Name, s.Network.Topology)
+	if err := s.Network.Validate(); err != nil {
+		return fmt.Errorf("scenario %s: %w", s.Name, err)
 	}
 	return nil
 }

@@ -307,6 +307,9 @@ func (s *Session) End(op Op, res history.Result, err error, at time.Time) histor
 func (s *Session) Attempt(ctx context.Context, p Purchase) error {
 	op := s.Begin(p.Key)
 	res, err := s.client.Purchase(ctx, p)
+	if af, ok := errors.AsType[AdapterFault](err); ok && af.AdapterFault() {
+		res.AdapterError = true
+	}
 	s.End(op, res, err, time.Time{})
 	return err
 }

@@ -50,9 +50,26 @@ func All() []Mutant {
 	}
 }
 
-// ByName finds a mutant.
+// StrictChallenge is a dialect mutant: its bug shows only against a
+// server that writes its challenge in another correct form than the
+// current one, which certification's dialects do (chaos certify); the
+// scenarios in the current dialect never see it, so All leaves it out.
+const StrictChallenge = "strict-challenge"
+
+// Delivered is the certification checker (package certify) that catches
+// a dialect mutant: a correct server's purchase not delivered.
+const Delivered = "delivered"
+
+// Dialect lists the dialect mutants.
+func Dialect() []Mutant {
+	return []Mutant{
+		{StrictChallenge, "reads only the current challenge as written today (one L402 header with token=, names in lower case): a legacy, LSAT, Aperture or upper-case challenge looks like none, so it gives up", Delivered},
+	}
+}
+
+// ByName finds a mutant, of All or of Dialect.
 func ByName(name string) (Mutant, bool) {
-	for _, m := range All() {
+	for _, m := range append(All(), Dialect()...) {
 		if m.Name == name {
 			return m, true
 		}

@@ -26,6 +26,14 @@ func TestAllNamesAndCheckers(t *testing.T) {
 		require.Equal(t, m, got)
 		require.Equal(t, []string{"-bug", m.Name}, m.Args())
 	}
+	for _, m := range mutant.Dialect() {
+		require.False(t, seen[m.Name], "%s listed twice", m.Name)
+		seen[m.Name] = true
+		require.Equal(t, mutant.Delivered, m.CaughtBy, "a dialect mutant is caught by certification")
+		got, ok := mutant.ByName(m.Name)
+		require.True(t, ok)
+		require.Equal(t, m, got)
+	}
 	_, ok := mutant.ByName("no-such-bug")
 	require.False(t, ok)
 }

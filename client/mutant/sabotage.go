@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/l402chaos/l402chaos/client"
@@ -48,7 +49,8 @@ func sabotages() map[string]sabotage {
 		NoIdempotencyKey: {transport: func(rt http.RoundTripper) http.RoundTripper { return stripIdempotencyKey{rt} }},
 		// A token that expires as it is stored is never reused; the
 		// journal, and so at-most-once per purchase, is untouched.
-		NoTokenReuse: {options: []client.Option{client.WithTokenTTL(0)}},
+		NoTokenReuse:    {options: []client.Option{client.WithTokenTTL(0)}},
+		StrictChallenge: {transport: func(rt http.RoundTripper) http.RoundTripper { return strictChallenge{rt} }},
 	}
 }
 
@@ -110,4 +112,26 @@ func (s stripIdempotencyKey) RoundTrip(req *http.Request) (*http.Response, error
 		req.Header.Del("Idempotency-Key")
 	}
 	return s.base.RoundTrip(req)
+}
+
+// strictChallenge keeps only the challenges written exactly as the
+// current form writes them: "L402 " then token= among the parameters.
+type strictChallenge struct{ base http.RoundTripper }
+
+func (s strictChallenge) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := s.base.RoundTrip(req)
+	if resp == nil {
+		return resp, err
+	}
+	var keep []string
+	for _, v := range resp.Header.Values("WWW-Authenticate") {
+		if strings.HasPrefix(v, "L402 ") && strings.Contains(v, ` token="`) {
+			keep = append(keep, v)
+		}
+	}
+	resp.Header.Del("WWW-Authenticate")
+	for _, v := range keep {
+		resp.Header.Add("WWW-Authenticate", v)
+	}
+	return resp, err
 }

@@ -18,7 +18,7 @@ import (
 
 func TestEveryMutantIsInTheCatalog(t *testing.T) {
 	var names []string
-	for _, m := range All() {
+	for _, m := range append(All(), Dialect()...) {
 		names = append(names, m.Name)
 		require.NotEmpty(t, m.Bug, m.Name)
 		require.NotEmpty(t, m.CaughtBy, m.Name)

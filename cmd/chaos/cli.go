@@ -43,6 +43,7 @@ func commands() []command {
 		{"provider", "serve the fake L402 provider on any LND node", cmdProvider},
 		{"client", "buy one L402 purchase with the reference client (exec adapter protocol v1)", cmdClient},
 		{"run", "run scenarios against a client, print the verdicts, write the reports", cmdRun},
+		{"certify", "certify a client: the rule catalogue in every L402 dialect, a certificate (json, md, html, junit)", cmdCertify},
 		{"check", "run the checkers again, offline, on a recorded run", cmdCheck},
 		{"sim", "explore random fault sequences on the deterministic simulator, shrink a violation", cmdSim},
 		{"soak", "run one network for hours under traffic and faults, judged as it goes; metrics and plots", cmdSoak},

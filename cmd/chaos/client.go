@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 
+	"github.com/l402chaos/l402chaos/certify"
 	"github.com/l402chaos/l402chaos/client"
 	"github.com/l402chaos/l402chaos/regtest"
 	"github.com/lightningnetwork/lnd/lnrpc"
@@ -27,6 +28,7 @@ func (e exitCode) Error() string { return fmt.Sprintf("exit %d", int(e)) }
 func cmdClient(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("client", stderr)
 	verbose := fs.Bool("v", false, "log each step on stderr")
+	describe := fs.Bool("describe", false, "print the client's descriptor (what it speaks) and exit")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: chaos client   (the exec adapter protocol v1: the purchase comes in the environment)")
 		fmt.Fprintln(stderr, "  L402_URL L402_METHOD L402_BODY_FILE L402_IDEMPOTENCY_KEY L402_STATE_DIR L402_MAX_COST_SAT L402_TIMEOUT_SEC")
@@ -36,6 +38,12 @@ func cmdClient(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if *describe {
+		return json.NewEncoder(stdout).Encode(certify.Descriptor{
+			Adapter: certify.DescriptorVersion, Name: "l402chaos reference client", Version: version(),
+			Capabilities: []certify.Capability{certify.HTTP, certify.Post},
+		})
 	}
 	log := slog.New(slog.DiscardHandler)
 	if *verbose {

@@ -302,18 +302,27 @@ func clientFor(ctx context.Context, s runSettings, log *slog.Logger, progress io
 		}
 		cleanup = func() { os.RemoveAll(build) }
 		fmt.Fprintln(progress, "l402chaos: building the reference client")
-		if cmd, err = adapter.ReferenceCommand(ctx, build); err != nil {
+		if cmd, err = referenceCommand(ctx, build); err != nil {
 			cleanup()
 			return nil, "", nil, fmt.Errorf("build the reference client: %w", err)
 		}
 		name = "reference (exec)"
 	}
-	f := func(ctx context.Context, e harness.Endpoints, dir string) (harness.Client, error) {
-		return adapter.NewExec(cmd, adapter.ExecConfig{
+	return execClientFunc(cmd, log), name, cleanup, nil
+}
+
+// execClientFunc runs command through the exec adapter protocol.
+func execClientFunc(command []string, log *slog.Logger) harness.ClientFunc {
+	return func(ctx context.Context, e harness.Endpoints, dir string) (harness.Client, error) {
+		return adapter.NewExec(command, adapter.ExecConfig{
 			StateRoot: dir, RPCServer: e.PayerRPC, TLSCertPath: e.PayerTLSCert, MacaroonPath: e.PayerMacaroon,
 		}, adapter.WithLogger(log))
 	}
-	return f, name, cleanup, nil
+}
+
+// referenceCommand builds the reference client into dir.
+func referenceCommand(ctx context.Context, dir string) ([]string, error) {
+	return adapter.ReferenceCommand(ctx, dir)
 }
 
 // recheck is chaos check DIR: the checkers again, offline, on a run's

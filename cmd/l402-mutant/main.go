@@ -55,7 +55,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	if *list {
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		for _, m := range mutant.All() {
+		for _, m := range append(mutant.All(), mutant.Dialect()...) {
 			fmt.Fprintf(tw, "%s\t%s\t%s\n", m.Name, m.CaughtBy, m.Bug)
 		}
 		if err := tw.Flush(); err != nil {

@@ -64,8 +64,9 @@ func TestCommandLine(t *testing.T) {
 		out, _, code := exitOf(t, bin, "-list")
 		require.Zero(t, code)
 		lines := strings.Split(strings.TrimSpace(out), "\n")
-		require.Len(t, lines, len(mutant.All()))
-		for i, m := range mutant.All() {
+		all := append(mutant.All(), mutant.Dialect()...)
+		require.Len(t, lines, len(all))
+		for i, m := range all {
 			require.Equal(t, []string{m.Name, m.CaughtBy}, strings.Fields(lines[i])[:2])
 		}
 	})
@@ -82,7 +83,7 @@ func TestCommandLine(t *testing.T) {
 		})
 	}
 	t.Run("every-mutant-is-accepted", func(t *testing.T) {
-		for _, m := range mutant.All() {
+		for _, m := range append(mutant.All(), mutant.Dialect()...) {
 			_, stderr, code := exitOf(t, bin, m.Args()...)
 			require.Equal(t, 1, code, "%s: an empty environment is a failed attempt, not bad usage: %s", m.Name, stderr)
 		}

@@ -22,6 +22,9 @@ var (
 	// ErrKilled: the harness killed the process, through Kill or because
 	// the purchase's context ended.
 	ErrKilled = errors.New("killed")
+	// ErrNotStarted: the command could not be started (not found, not
+	// executable).
+	ErrNotStarted = errors.New("command did not start")
 	// ErrTimeout: the process outlived its own deadline (L402_TIMEOUT_SEC)
 	// plus the grace period and was killed.
 	ErrTimeout = errors.New("timed out")
@@ -40,6 +43,19 @@ type ProtocolError struct {
 	Stdout   string // the end of stdout (at most the last 64 KiB)
 	Log      string // the attempt's stderr log file
 	Err      error
+}
+
+// AdapterFault reports whether the client's adapter broke the protocol
+// (it did not start, printed no report or a bad one, or its exit code
+// contradicted its report), as opposed to being killed or timing out:
+// see harness.AdapterFault.
+func (e *ProtocolError) AdapterFault() bool {
+	for _, r := range []error{ErrNotStarted, ErrNoReport, ErrBadReport, ErrExitMismatch} {
+		if errors.Is(e.Reason, r) {
+			return true
+		}
+	}
+	return false
 }
 
 // stdoutInMessage bounds how much of stdout Error shows.

@@ -359,7 +359,7 @@ func (e *Exec) purchase(ctx context.Context, p harness.Purchase) (history.Result
 	if err := cmd.Start(); err != nil {
 		e.finish(p.Key, a)
 		stderr.Close()
-		return history.Result{}, fmt.Errorf("start %s: %w", e.path, err)
+		return history.Result{ExitCode: -1}, &ProtocolError{Reason: ErrNotStarted, ExitCode: -1, Log: logPath, Err: fmt.Errorf("start %s: %w", e.path, err)}
 	}
 	pid := cmd.Process.Pid
 	e.started(a, pid)

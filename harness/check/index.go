@@ -402,6 +402,14 @@ func inRunSeconds(t *history.Truth, at time.Time) bool {
 	return t.Started.IsZero() || !at.Before(t.Started.Truncate(time.Second))
 }
 
+// Unjudgeable says why a run's truth cannot be judged, as the checkers of
+// this package gate themselves: none collected, errors while collecting
+// it, or the payer's payments or the provider's ledger look uncollected.
+// Checkers of other packages use it alike.
+func Unjudgeable(h history.History, t *history.Truth) (string, bool) {
+	return precheck(h, t, paymentsMissing, ledgerMissing)
+}
+
 // precheck runs the usual gates: a usable truth, and the facts a checker
 // needs.
 func precheck(h history.History, t *history.Truth, needs ...func(history.History, *history.Truth) (string, bool)) (string, bool) {

@@ -113,6 +113,10 @@ type Result struct {
 	ExitCode int `json:"exit_code,omitempty"`
 	// Killed is set when the harness killed the client on purpose.
 	Killed bool `json:"killed,omitempty"`
+	// AdapterError is set when the client broke the adapter protocol (it
+	// could not start, printed no report or garbage): the attempt says
+	// nothing about the client's L402 behaviour.
+	AdapterError bool `json:"adapter_error,omitempty"`
 }
 
 // Short is a hash's first 8 hex digits, for messages.

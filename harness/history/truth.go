@@ -145,7 +145,9 @@ type Request struct {
 	// harness maps the request to (by its path).
 	Key      string `json:"key,omitempty"`
 	Purchase string `json:"purchase,omitempty"`
-	Status   int    `json:"status"`
+	// BodySHA256 is the request body's digest, when it had one.
+	BodySHA256 string `json:"body_sha256,omitempty"`
+	Status     int    `json:"status"`
 	// RetryAfter is the Retry-After the answer carried.
 	RetryAfter time.Duration `json:"retry_after,omitempty"`
 	// Challenge, when the answer was a 402.

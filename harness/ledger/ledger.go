@@ -19,7 +19,7 @@ func Add(t *history.Truth, snap fakeprovider.Snapshot) map[string]bool {
 	purchase := func(path string) string { return byPath[path] }
 	for _, r := range snap.Requests {
 		hr := history.Request{
-			Seq: r.Seq, Time: r.Time, Method: r.Method, Path: r.Path, Service: r.Service, Key: r.Key,
+			Seq: r.Seq, Time: r.Time, Method: r.Method, Path: r.Path, Service: r.Service, Key: r.Key, BodySHA256: r.BodySHA256,
 			Purchase: purchase(r.Path), Status: r.Status, RetryAfter: time.Duration(r.RetryAfter),
 			SideEffect: r.SideEffect, Replayed: r.Replayed, Knobs: r.Knobs, Error: r.Error,
 		}

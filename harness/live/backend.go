@@ -81,6 +81,9 @@ func start(ctx context.Context, n harness.Network, log *slog.Logger, rt regtest.
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if err := n.Validate(); err != nil {
+		return nil, fmt.Errorf("network: %w", err)
+	}
 	b := &Backend{log: log, links: NewLinks(log), phases: newPhases(), pays: newListCursor(), invs: newListCursor()}
 	b.ctx, b.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	defer func() {
@@ -129,15 +132,9 @@ func start(ctx context.Context, n harness.Network, log *slog.Logger, rt regtest.
 	}
 
 	b.cfg = fakeprovider.DefaultConfig()
-	if n.InvoiceExpiry > 0 {
-		b.cfg.Profile.InvoiceExpiry = fakeprovider.Duration(n.InvoiceExpiry)
-	}
-	if n.TokenTTL > 0 {
-		for i := range b.cfg.Services {
-			if b.cfg.Services[i].Pricing == fakeprovider.PerToken {
-				b.cfg.Services[i].TokenTTL = fakeprovider.Duration(n.TokenTTL)
-			}
-		}
+	n.Apply(&b.cfg)
+	if err := b.cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("provider configuration: %w", err)
 	}
 	// On local processes the provider runs in this process; elsewhere
 	// it is a program of the network beside the nodes (a container the
