@@ -198,14 +198,28 @@ func TestVerdictGates(t *testing.T) {
 // An adapter error makes the case's evidence unknown, never a verdict
 // against the client; a violation stands.
 func TestAdapterErrorIsUnknown(t *testing.T) {
-	c := caseResult("token-reuse", certify.DialectL402, true, res("at-most-once", check.Valid), res("delivered", check.Invalid))
+	c := caseResult("token-reuse", certify.DialectL402, true, res("at-most-once", check.Valid), res("delivered", check.Invalid), res("token-reuse", check.Valid))
 	c.AdapterError, c.Attempts, c.AdapterFaults = "attempt 1 of k1: no report", 1, 1
 	require.True(t, c.Unusable())
-	require.Equal(t, check.Invalid, c.Verdict())
+	require.Equal(t, check.Unknown, c.Verdict(), "what the client reported says nothing")
 	rs := certify.Judge(certify.DefaultDescriptor("x"), []certify.CaseResult{c})
 	require.Equal(t, certify.Unknown, rule(rs, "SAFE-01").Result)
 	require.Contains(t, rule(rs, "SAFE-01").Why, "adapter error")
-	require.Equal(t, certify.Fail, rule(rs, "L402-HDR-01").Result)
+	require.Equal(t, certify.Unknown, rule(rs, "L402-HDR-01").Result, "delivered judges the client's reports")
+
+	// The ledgers' verdicts stand whatever the client printed.
+	c = caseResult("token-reuse", certify.DialectL402, true, res("at-most-once", check.Invalid), res("delivered", check.Invalid))
+	c.AdapterError, c.Attempts, c.AdapterFaults = "attempt 2 of k1: no report", 2, 1
+	require.False(t, c.Unusable())
+	require.Equal(t, check.Invalid, c.Verdict())
+	rs = certify.Judge(certify.DefaultDescriptor("x"), []certify.CaseResult{c})
+	require.Equal(t, certify.Fail, rule(rs, "SAFE-01").Result)
+	require.Equal(t, certify.Unknown, rule(rs, "L402-HDR-01").Result)
+
+	// A case not run because the client said nothing usable is unknown,
+	// not "not applicable".
+	rs = certify.Judge(certify.DefaultDescriptor("x"), []certify.CaseResult{{Name: "token-reuse@case", Scenario: "token-reuse", Dialect: certify.DialectCase, Skip: "not run: adapter errors"}})
+	require.Equal(t, certify.Unknown, rule(rs, "L402-HDR-05").Result)
 }
 
 func truth() *history.Truth {

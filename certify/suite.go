@@ -136,7 +136,8 @@ type CaseResult struct {
 	Name     string `json:"name"`
 	Scenario string `json:"scenario"`
 	Dialect  string `json:"dialect"`
-	// Skip says why the case did not run; Run is nil then.
+	// Skip says why the case did not run ("not applicable: ..." when it
+	// does not apply to the client or backend); Run is nil then.
 	Skip string `json:"skip,omitempty"`
 	// AdapterError is the first attempt of the case whose client broke
 	// the adapter protocol: what went wrong.
@@ -160,11 +161,17 @@ func (c CaseResult) Verdict() check.Validity {
 	if c.Run == nil {
 		return check.Unknown
 	}
-	v := c.Run.Verdict()
-	if v == check.Valid && c.AdapterError != "" {
-		return check.Unknown
+	if c.AdapterError == "" {
+		return c.Run.Verdict()
 	}
-	return v
+	// The client's reports were garbage: only the ledgers' verdicts
+	// stand.
+	for _, r := range c.Run.Results {
+		if r.Validity == check.Invalid && !claimBased[r.Checker] {
+			return check.Invalid
+		}
+	}
+	return check.Unknown
 }
 
 // Runner runs cases of a certification.
@@ -195,6 +202,10 @@ func (r *Runner) Run(ctx context.Context, p Planned, seed int64) CaseResult {
 	sc.Name = p.Name()
 	sc.Network = p.Dialect.apply(sc.Network)
 	run := r.runner.Run(ctx, sc, seed)
+	if errors.Is(run.Err, harness.ErrNeedsKiller) {
+		cr.Skip = "not applicable: the scenario crashes the client, and this client cannot be killed (an in-process client)"
+		return cr
+	}
 	run.Scenario = cr.Name
 	if r.replay != nil {
 		run.Replay = r.replay(cr.Name, seed)
@@ -272,6 +283,9 @@ type RuleResult struct {
 	// among them that never reached their dangerous moment (coverage).
 	Cases        int `json:"cases"`
 	NotExercised int `json:"not_exercised,omitempty"`
+	// Unjudged: no case that judges the rule ran (a partial run left
+	// them out); the result is Unknown.
+	Unjudged bool `json:"unjudged,omitempty"`
 }
 
 // Judge folds the cases into a result per rule.
@@ -350,8 +364,10 @@ func judgeRule(r Rule, d Descriptor, cases []CaseResult) RuleResult {
 			return Pass, why, nil
 		case t.notExercised > 0:
 			return Unknown, fmt.Sprintf("none of its %d cases reached its dangerous moment", t.notExercised), nil
-		case t.skipped > 0:
+		case t.skipped > 0 && strings.HasPrefix(t.skip, "not applicable"):
 			return NotApplicable, t.skip, nil
+		case t.skipped > 0:
+			return Unknown, t.skip, nil
 		}
 		return Unknown, "no case judged it (left out of this run)", nil
 	}
@@ -360,6 +376,7 @@ func judgeRule(r Rule, d Descriptor, cases []CaseResult) RuleResult {
 	}
 	rr.Result, rr.Why, rr.Witness = fold(all)
 	rr.NotExercised = all.notExercised
+	rr.Unjudged = rr.Cases == 0 && all.skipped == 0
 	return rr
 }
 
@@ -381,6 +398,14 @@ func evidence(r Rule, c CaseResult) (Outcome, *Witness) {
 			found = true
 			switch res.Validity {
 			case check.Invalid:
+				if c.AdapterError != "" && claimBased[name] {
+					// What the client reported was garbage, so a verdict
+					// on its reports is no verdict on the client.
+					if unknown == nil {
+						unknown = w(name, "adapter error: "+c.AdapterError)
+					}
+					continue
+				}
 				return Fail, w(name, name+": "+res.Message)
 			case check.Unknown:
 				if unknown == nil {
@@ -402,6 +427,15 @@ func evidence(r Rule, c CaseResult) (Outcome, *Witness) {
 		return "", nil
 	}
 	return Pass, nil
+}
+
+// claimBased are the checkers that judge what the client reported (its
+// outcomes), not only the ledgers: in a case where the client broke the
+// adapter protocol, their violations are adapter errors, unknown. The
+// others judge LND's and the provider's ledgers, whatever the client
+// printed, and stand.
+var claimBased = map[string]bool{
+	Delivered{}.Name(): true, "eventual-resolution": true, "truthful-outcome": true, "no-lost-payment": true,
 }
 
 // Counts tallies rule results.

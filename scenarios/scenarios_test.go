@@ -7,19 +7,21 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/l402chaos/l402chaos/certify"
+	"github.com/l402chaos/l402chaos/certify/certifytest"
 	"github.com/l402chaos/l402chaos/harness"
 	"github.com/l402chaos/l402chaos/harness/adapter"
 	"github.com/l402chaos/l402chaos/harness/check"
 	"github.com/l402chaos/l402chaos/harness/live"
 	"github.com/l402chaos/l402chaos/regtest/containers"
 	"github.com/l402chaos/l402chaos/regtest/regtesttest"
-	"github.com/l402chaos/l402chaos/scenarios"
 )
 
 var (
@@ -65,8 +67,11 @@ func applies(t *testing.T, sc harness.Scenario) {
 
 func seed(t *testing.T) int64 {
 	s := *seedFlag
+	if env, err := strconv.ParseInt(os.Getenv(certifytest.EnvSeed), 10, 64); s == 0 && err == nil && env > 0 {
+		s = env
+	}
 	if s == 0 {
-		s = time.Now().UnixNano() % 1_000_000
+		s = time.Now().UnixNano()%1_000_000 + 1
 	}
 	return s
 }
@@ -141,20 +146,28 @@ func report(t *testing.T, run *check.RunResult) string {
 	return b.String()
 }
 
-// TestScenarios runs every scripted scenario against the reference client
-// through the exec adapter: each must be valid, and reach its coverage.
+// TestScenarios certifies the reference client through the exec adapter:
+// every scripted scenario in the current dialect (subtests named as the
+// scenarios), the dialect scenarios in every other dialect
+// (token-reuse@lsat ...), each valid with its coverage reached; then
+// every rule of the catalogue (rules/<ID>) must pass. Run whole, it
+// writes the reference client's certificate.
 func TestScenarios(t *testing.T) {
 	cmd := referenceCommand(t)
-	r := runner(t, execClient(cmd), "reference (exec)")
-	for _, sc := range scenarios.All() {
-		t.Run(sc.Name, func(t *testing.T) {
-			applies(t, sc)
-			s := seed(t)
-			t.Logf("seed %d; replay: %s", s, harness.ReplayCommand(sc.Name, s))
-			ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
-			defer cancel()
-			run := r.Run(ctx, sc, s)
-			require.Equal(t, check.Valid, run.Verdict(), report(t, run))
-		})
+	opts := []certifytest.Option{
+		certifytest.WithStart(start(t), *backendFlag == "containers"), certifytest.WithSeed(seed(t)),
+		certifytest.WithDescriptor(certify.Descriptor{Adapter: certify.DescriptorVersion, Name: "l402chaos reference client (exec)",
+			Capabilities: []certify.Capability{certify.HTTP, certify.Post}}),
+		certifytest.WithStrictCases(),
+	}
+	if testing.Verbose() {
+		opts = append(opts, certifytest.WithLogger(regtesttest.Logger(t)))
+	}
+	if dir := os.Getenv("L402CHAOS_CERTIFICATE_DIR"); dir != "" {
+		opts = append(opts, certifytest.WithOut(dir))
+	}
+	cert := certifytest.Run(t, certifytest.Exec(cmd...), opts...)
+	if cert != nil {
+		require.Equal(t, certify.Pass, cert.Verdict, cert.Headline())
 	}
 }
