@@ -1,6 +1,7 @@
 GO      ?= go
 # Pinned: this module proxy serves exact versions only.
 STATICCHECK = honnef.co/go/tools/cmd/staticcheck@v0.7.0
+ACTIONLINT  = github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
 
 .PHONY: build binaries images test test-containers bench lint fuzz clean
 
@@ -25,9 +26,11 @@ CONTAINER_SCENARIOS = payee-isolated-while-held|provider-paused-credentialed-ret
 test-containers: binaries images
 	$(GO) test -count=1 -timeout 40m -run 'TestScenarios/($(CONTAINER_SCENARIOS))$$' ./scenarios/ -backend=containers
 
-## test: the whole test suite against real btcd and LND processes
+## test: the whole test suite against real btcd and LND processes; then
+## the example client module (its own go.mod) certifying its adapter
 test: binaries
 	$(GO) test -count=1 -timeout 30m ./...
+	cd examples/certify-go && $(GO) test -count=1 -timeout 15m ./...
 
 ## bench: time to first payment (fresh and from a snapshot), peak RSS;
 ## a client purchase against the raw LND payment, and the journal's cost;
@@ -50,12 +53,17 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseChallenges$$' -fuzztime $(FUZZTIME) ./client/
 	$(GO) test -run '^$$' -fuzz '^FuzzChallengeRoundTrip$$' -fuzztime $(FUZZTIME) ./client/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseSchedule$$' -fuzztime $(FUZZTIME) ./harness/soak/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseDescriptor$$' -fuzztime $(FUZZTIME) ./certify/
 
-## lint: formatting, vet and staticcheck
+## lint: formatting, vet and staticcheck (both modules); the workflows
+## and the action (actionlint), the shell scripts (shellcheck)
 lint:
 	@unformatted=$$(gofmt -l .); if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
+	cd examples/certify-go && $(GO) vet ./...
+	$(GO) run $(ACTIONLINT)
+	shellcheck .ci/run .github/certify.sh
 
 clean:
 	rm -rf bin

@@ -68,8 +68,9 @@ func DialectByName(name string) (Dialect, error) {
 
 // apply puts the dialect on a scenario's network.
 func (d Dialect) apply(n harness.Network) harness.Network {
-	h := d.Header
-	n.Header = &h
+	n.Header = &harness.Header{
+		Generation: string(d.Header.Generation), LowerScheme: d.Header.LowerScheme, UpperParams: d.Header.UpperParams, ExtraParams: d.Header.ExtraParams,
+	}
 	n.InvalidCredential = d.InvalidCredential
 	return n
 }

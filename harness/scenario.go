@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/l402chaos/l402chaos/fakeprovider"
 	"github.com/l402chaos/l402chaos/harness/check"
 	"github.com/l402chaos/l402chaos/harness/history"
 )
@@ -56,25 +55,36 @@ type Network struct {
 	TokenTTL time.Duration `json:"token_ttl,omitempty"`
 	// Header, when set, is how the provider writes its challenges: a
 	// dialect of L402 (header generation, scheme case, unknown
-	// parameters) that certification runs scenarios under.
-	Header *fakeprovider.HeaderStyle `json:"header,omitempty"`
+	// parameters) that certification runs scenarios under. The backend
+	// checks it (fakeprovider.HeaderStyle has the same fields).
+	Header *Header `json:"header,omitempty"`
 	// InvalidCredential, when set, is the provider's status for a
 	// credential that does not verify: 401, or 402 with a fresh challenge
 	// (the default).
 	InvalidCredential int `json:"invalid_credential,omitempty"`
 }
 
-// Validate checks a network's shape.
+// Header is how a provider writes its L402 challenges, as data: the
+// fields of fakeprovider.HeaderStyle (this package does not link the
+// provider).
+type Header struct {
+	// Generation is l402, l402-legacy, lsat or aperture.
+	Generation  string `json:"generation"`
+	LowerScheme bool   `json:"lower_scheme,omitempty"`
+	UpperParams bool   `json:"upper_params,omitempty"`
+	ExtraParams bool   `json:"extra_params,omitempty"`
+}
+
+// Validate checks a network's shape; the backend checks the provider's
+// side of it when it configures the provider.
 func (n Network) Validate() error {
 	switch n.Topology {
 	case "", "direct", "routed":
 	default:
 		return fmt.Errorf("unknown topology %q", n.Topology)
 	}
-	if n.Header != nil {
-		if err := n.Header.Validate(); err != nil {
-			return err
-		}
+	if n.Header != nil && n.Header.Generation == "" {
+		return fmt.Errorf("header without a generation")
 	}
 	switch n.InvalidCredential {
 	case 0, 401, 402:
@@ -82,26 +92,6 @@ func (n Network) Validate() error {
 		return fmt.Errorf("invalid_credential %d: want 401 or 402", n.InvalidCredential)
 	}
 	return nil
-}
-
-// Apply writes the network's provider settings over cfg.
-func (n Network) Apply(cfg *fakeprovider.Config) {
-	if n.InvoiceExpiry > 0 {
-		cfg.Profile.InvoiceExpiry = fakeprovider.Duration(n.InvoiceExpiry)
-	}
-	if n.TokenTTL > 0 {
-		for i := range cfg.Services {
-			if cfg.Services[i].Pricing == fakeprovider.PerToken {
-				cfg.Services[i].TokenTTL = fakeprovider.Duration(n.TokenTTL)
-			}
-		}
-	}
-	if n.Header != nil {
-		cfg.Profile.Header = *n.Header
-	}
-	if n.InvalidCredential != 0 {
-		cfg.Profile.InvalidCredential = n.InvalidCredential
-	}
 }
 
 // Coverage is a dangerous moment a scenario must reach.

@@ -238,7 +238,7 @@ func Run(t *testing.T, client harness.ClientFunc, opts ...Option) *certify.Certi
 		return nil
 	}
 	cert := certify.NewCertificate(certify.Meta{
-		Client: certify.ClientInfo{Name: cfg.descriptor.Name, Version: cfg.descriptor.Version, Capabilities: cfg.descriptor.Capabilities, Described: true},
+		Client:      certify.ClientInfo{Name: cfg.descriptor.Name, Version: cfg.descriptor.Version, Capabilities: cfg.descriptor.Capabilities, Described: true},
 		ToolVersion: "(go test)", Seed: cfg.seed, Backend: backendName(cfg.isolation), Started: started,
 		Partial: cfg.cases != nil || len(cfg.dialects) > 0,
 	}, results)

@@ -131,8 +131,7 @@ func start(ctx context.Context, n harness.Network, log *slog.Logger, rt regtest.
 		return nil, err
 	}
 
-	b.cfg = fakeprovider.DefaultConfig()
-	n.Apply(&b.cfg)
+	b.cfg = providerConfig(n)
 	if err := b.cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("provider configuration: %w", err)
 	}
@@ -464,3 +463,29 @@ func (b *Backend) watchPayments() {
 
 // watchRetry is how often a broken watcher stream is resubscribed.
 const watchRetry = 200 * time.Millisecond
+
+// providerConfig is the provider's configuration for a scenario's
+// network: the default, with the network's invoice expiry, token
+// lifetime and dialect.
+func providerConfig(n harness.Network) fakeprovider.Config {
+	cfg := fakeprovider.DefaultConfig()
+	if n.InvoiceExpiry > 0 {
+		cfg.Profile.InvoiceExpiry = fakeprovider.Duration(n.InvoiceExpiry)
+	}
+	if n.TokenTTL > 0 {
+		for i := range cfg.Services {
+			if cfg.Services[i].Pricing == fakeprovider.PerToken {
+				cfg.Services[i].TokenTTL = fakeprovider.Duration(n.TokenTTL)
+			}
+		}
+	}
+	if h := n.Header; h != nil {
+		cfg.Profile.Header = fakeprovider.HeaderStyle{
+			Generation: fakeprovider.Generation(h.Generation), LowerScheme: h.LowerScheme, UpperParams: h.UpperParams, ExtraParams: h.ExtraParams,
+		}
+	}
+	if n.InvalidCredential != 0 {
+		cfg.Profile.InvalidCredential = n.InvalidCredential
+	}
+	return cfg
+}

@@ -1,0 +1,86 @@
+package certify_test
+
+import (
+	"bytes"
+	"context"
+	"image"
+	"image/png"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/l402chaos/l402chaos/certify"
+	"github.com/l402chaos/l402chaos/harness/check"
+)
+
+// TestCertificatePageInChromium opens certificate.html in headless
+// Chromium: the matrix must show, with a failed cell in the failure's
+// colour (#f7b9b9) and passed cells in theirs (#d9f2df).
+func TestCertificatePageInChromium(t *testing.T) {
+	chromium := ""
+	for _, name := range []string{"chromium", "chromium-browser"} {
+		if p, err := exec.LookPath(name); err == nil {
+			chromium = p
+			break
+		}
+	}
+	if chromium == "" {
+		if os.Getenv("L402CHAOS_REQUIRE_CHROMIUM") != "" {
+			t.Fatal("L402CHAOS_REQUIRE_CHROMIUM is set and neither chromium nor chromium-browser is on PATH")
+		}
+		t.Skip("no chromium on PATH (set L402CHAOS_REQUIRE_CHROMIUM to make this a failure)")
+	}
+	var cases []certify.CaseResult
+	for _, d := range certify.Dialects() {
+		for _, sc := range []string{"token-reuse", "token-revoked"} {
+			v := check.Valid
+			if d.Name == certify.DialectLSAT {
+				v = check.Invalid
+			}
+			cases = append(cases, caseResult(sc, d.Name, true, res("at-most-once", check.Valid), res("delivered", v), res("paid-before-credential", check.Valid)))
+		}
+	}
+	c := certify.NewCertificate(certify.Meta{Client: certify.ClientInfo{Name: "acme", Capabilities: []certify.Capability{certify.HTTP}}, Seed: 1, Backend: "process", Started: time.Now()}, cases)
+	dir := t.TempDir()
+	require.NoError(t, c.WriteDir(dir))
+	page, err := filepath.Abs(filepath.Join(dir, certify.FileHTML))
+	require.NoError(t, err)
+	out := filepath.Join(dir, "certificate.png")
+	if keep := os.Getenv("L402CHAOS_SCREENSHOT"); keep != "" {
+		out = keep
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run",
+		"--user-data-dir="+t.TempDir(), "--screenshot="+out, "--window-size=1200,1400", "file://"+page)
+	cmd.WaitDelay = 5 * time.Second
+	var stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stderr, &stderr
+	require.NoError(t, cmd.Run(), "chromium: %s", stderr.String())
+	f, err := os.Open(out)
+	require.NoError(t, err, "no screenshot; chromium said: %s", stderr.String())
+	defer f.Close()
+	img, err := png.Decode(f)
+	require.NoError(t, err)
+	require.Equal(t, image.Pt(1200, 1400), img.Bounds().Size())
+	count := func(r0, g0, b0 uint32) int {
+		n := 0
+		for y := img.Bounds().Min.Y; y < img.Bounds().Max.Y; y++ {
+			for x := img.Bounds().Min.X; x < img.Bounds().Max.X; x++ {
+				r, g, b, _ := img.At(x, y).RGBA()
+				if r>>8 == r0 && g>>8 == g0 && b>>8 == b0 {
+					n++
+				}
+			}
+		}
+		return n
+	}
+	failed, passed := count(0xf7, 0xb9, 0xb9), count(0xd9, 0xf2, 0xdf)
+	require.Greater(t, failed, 500, "a failed cell shows in red")
+	require.Greater(t, passed, 20*failed/2, "passed cells show in green, many more than failed ones")
+	t.Logf("screenshot %s: %d failed-cell pixels, %d passed-cell pixels", out, failed, passed)
+}
