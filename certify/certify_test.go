@@ -126,7 +126,11 @@ func caseResult(name, dialect string, covered bool, results ...check.Result) cer
 	if dialect != certify.DialectL402 {
 		full += "@" + dialect
 	}
-	return certify.CaseResult{Name: full, Scenario: name, Dialect: dialect, Run: run}
+	needs := []certify.Capability{certify.HTTP}
+	if strings.Contains(name, "5xx") || strings.Contains(name, "response-lost") {
+		needs = append(needs, certify.Post)
+	}
+	return certify.CaseResult{Name: full, Scenario: name, Dialect: dialect, Needs: needs, Run: run}
 }
 
 func res(checker string, v check.Validity) check.Result {
@@ -173,6 +177,10 @@ func TestJudge(t *testing.T) {
 	require.Equal(t, certify.Unknown, safe3.Result)
 	require.Contains(t, safe3.Why, "dangerous moment")
 
+	// A rule about POST is judged on the cases that POST.
+	post := certify.Judge(d, append(cases, caseResult("5xx-after-processing", certify.DialectL402, true, res("idempotent-side-effects", check.Valid))))
+	require.Equal(t, certify.Pass, rule(post, "SAFE-07").Result, rule(post, "SAFE-07").Why)
+	require.Equal(t, 1, rule(post, "SAFE-07").Cases)
 	// A capability the client lacks: not applicable, never passed.
 	getOnly := certify.Descriptor{Adapter: 1, Name: "x", Capabilities: []certify.Capability{certify.HTTP}}
 	require.Equal(t, certify.NotApplicable, rule(certify.Judge(getOnly, cases), "SAFE-07").Result)

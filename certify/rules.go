@@ -61,16 +61,20 @@ type Rule struct {
 }
 
 // AppliesTo reports whether the rule judges a case.
-func (r Rule) AppliesTo(c Case) bool {
-	if len(r.Scenarios) > 0 && !slices.Contains(r.Scenarios, c.Scenario.Name) {
+func (r Rule) AppliesTo(c Case) bool { return r.judges(c.Scenario.Name, c.Dialect.Name, c.Needs()) }
+
+// judges reports whether the rule judges a case of scenario in dialect
+// whose traffic needs these capabilities.
+func (r Rule) judges(scenario, dialect string, needs []Capability) bool {
+	if len(r.Scenarios) > 0 && !slices.Contains(r.Scenarios, scenario) {
 		return false
 	}
-	if len(r.Dialects) > 0 && !slices.Contains(r.Dialects, c.Dialect.Name) {
+	if len(r.Dialects) > 0 && !slices.Contains(r.Dialects, dialect) {
 		return false
 	}
 	// A rule about a capability is judged where the traffic uses it.
 	for _, n := range r.Needs {
-		if !slices.Contains(c.Needs(), n) {
+		if !slices.Contains(needs, n) {
 			return false
 		}
 	}

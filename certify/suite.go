@@ -136,6 +136,8 @@ type CaseResult struct {
 	Name     string `json:"name"`
 	Scenario string `json:"scenario"`
 	Dialect  string `json:"dialect"`
+	// Needs are the capabilities the case's traffic uses.
+	Needs []Capability `json:"needs"`
 	// Skip says why the case did not run ("not applicable: ..." when it
 	// does not apply to the client or backend); Run is nil then.
 	Skip string `json:"skip,omitempty"`
@@ -194,7 +196,7 @@ func NewRunner(r *harness.Runner, log *slog.Logger, replay func(c string, seed i
 // it with the harness's checkers and with those of certification's own
 // that a rule applying to the case needs.
 func (r *Runner) Run(ctx context.Context, p Planned, seed int64) CaseResult {
-	cr := CaseResult{Name: p.Name(), Scenario: p.Scenario.Name, Dialect: p.Dialect.Name, Skip: p.Skip}
+	cr := CaseResult{Name: p.Name(), Scenario: p.Scenario.Name, Dialect: p.Dialect.Name, Needs: p.Needs(), Skip: p.Skip}
 	if p.Skip != "" {
 		return cr
 	}
@@ -314,8 +316,7 @@ func judgeRule(r Rule, d Descriptor, cases []CaseResult) RuleResult {
 	per := map[string]*tally{}
 	var dialects []string
 	for _, c := range cases {
-		dc, _ := DialectByName(c.Dialect)
-		if !r.AppliesTo(Case{Scenario: harness.Scenario{Name: c.Scenario}, Dialect: dc}) {
+		if !r.judges(c.Scenario, c.Dialect, c.Needs) {
 			continue
 		}
 		t := per[c.Dialect]
