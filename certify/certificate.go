@@ -3,7 +3,6 @@ package certify
 import (
 	_ "embed"
 	"encoding/json"
-	"encoding/xml"
 	"fmt"
 	"html/template"
 	"io"
@@ -11,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/l402chaos/l402chaos/reports"
 )
 
 // Certificate files, in the directory WriteDir writes.
@@ -243,78 +244,32 @@ func mdEscape(s string) string {
 	return strings.NewReplacer("|", `\|`, "\n", " ").Replace(s)
 }
 
-// The JUnit shape: one testcase per rule, named by its ID.
-type junitSuites struct {
-	XMLName  xml.Name     `xml:"testsuites"`
-	Name     string       `xml:"name,attr"`
-	Tests    int          `xml:"tests,attr"`
-	Failures int          `xml:"failures,attr"`
-	Errors   int          `xml:"errors,attr"`
-	Skipped  int          `xml:"skipped,attr"`
-	Time     string       `xml:"time,attr"`
-	Suites   []junitSuite `xml:"testsuite"`
-}
-
-type junitSuite struct {
-	Name      string      `xml:"name,attr"`
-	Tests     int         `xml:"tests,attr"`
-	Failures  int         `xml:"failures,attr"`
-	Errors    int         `xml:"errors,attr"`
-	Skipped   int         `xml:"skipped,attr"`
-	Time      string      `xml:"time,attr"`
-	Timestamp string      `xml:"timestamp,attr"`
-	Cases     []junitCase `xml:"testcase"`
-}
-
-type junitCase struct {
-	Classname string       `xml:"classname,attr"`
-	Name      string       `xml:"name,attr"`
-	Failure   *junitDetail `xml:"failure,omitempty"`
-	Error     *junitDetail `xml:"error,omitempty"`
-	Skipped   *junitDetail `xml:"skipped,omitempty"`
-}
-
-type junitDetail struct {
-	Message string `xml:"message,attr,omitempty"`
-	Body    string `xml:",chardata"`
-}
-
-// WriteJUnit writes the rules as JUnit test cases: a failure for a
-// failed rule (SHOULD rules included: the CI reader shows them), an error
-// for an unknown one, skipped for one that does not apply.
+// WriteJUnit writes the rules as JUnit test cases named by their IDs: a
+// failure for a failed rule (SHOULD rules included: the CI reader shows
+// them), an error for an unknown one, skipped for one that does not
+// apply.
 func (c *Certificate) WriteJUnit(w io.Writer) error {
-	s := junitSuite{Name: "l402chaos certification: " + c.clientName(), Time: fmt.Sprintf("%.3f", c.Duration.Seconds()), Timestamp: c.Date.Format(time.RFC3339)}
+	s := reports.JUnitSuite{
+		Name: "l402chaos certification: " + c.clientName(), Timestamp: c.Date, Time: c.Duration,
+		Properties: []reports.JUnitProperty{{Name: "seed", Value: fmt.Sprint(c.Seed)}, {Name: "verdict", Value: string(c.Verdict)}, {Name: "backend", Value: c.Backend}},
+	}
 	for _, r := range c.Rules {
-		jc := junitCase{Classname: "l402chaos." + string(r.Level), Name: r.ID + " " + r.Title}
+		jc := reports.JUnitCase{Classname: "l402chaos." + string(r.Level), Name: r.ID + " " + r.Title, Time: "0.000"}
 		body := r.Why
 		if r.Witness != nil && r.Witness.Replay != "" {
 			body += "\nreplay: " + r.Witness.Replay
 		}
 		switch r.Result {
 		case Fail:
-			jc.Failure = &junitDetail{Message: r.Why, Body: body}
-			s.Failures++
+			jc.Failure = &reports.JUnitDetail{Message: r.Why, Type: "fail", Body: body}
 		case Unknown:
-			jc.Error = &junitDetail{Message: r.Why, Body: body}
-			s.Errors++
+			jc.Error = &reports.JUnitDetail{Message: r.Why, Type: "unknown", Body: body}
 		case NotApplicable:
-			jc.Skipped = &junitDetail{Message: r.Why}
-			s.Skipped++
+			jc.Skipped = &reports.JUnitDetail{Message: r.Why}
 		}
 		s.Cases = append(s.Cases, jc)
-		s.Tests++
 	}
-	root := junitSuites{Name: "l402chaos", Tests: s.Tests, Failures: s.Failures, Errors: s.Errors, Skipped: s.Skipped, Time: s.Time, Suites: []junitSuite{s}}
-	if _, err := io.WriteString(w, xml.Header); err != nil {
-		return err
-	}
-	enc := xml.NewEncoder(w)
-	enc.Indent("", "  ")
-	if err := enc.Encode(root); err != nil {
-		return err
-	}
-	_, err := io.WriteString(w, "\n")
-	return err
+	return reports.WriteJUnitSuite(w, s)
 }
 
 //go:embed certificate.html.tmpl

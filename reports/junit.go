@@ -33,8 +33,8 @@ type junitSuite struct {
 	Skipped    int             `xml:"skipped,attr"`
 	Time       string          `xml:"time,attr"`
 	Timestamp  string          `xml:"timestamp,attr,omitempty"`
-	Properties []junitProperty `xml:"properties>property,omitempty"`
-	Cases      []junitCase     `xml:"testcase"`
+	Properties []JUnitProperty `xml:"properties>property,omitempty"`
+	Cases      []JUnitCase     `xml:"testcase"`
 	SystemOut  *junitText      `xml:"system-out,omitempty"`
 }
 
@@ -42,21 +42,21 @@ type junitText struct {
 	Body string `xml:",cdata"`
 }
 
-type junitProperty struct {
+type JUnitProperty struct {
 	Name  string `xml:"name,attr"`
 	Value string `xml:"value,attr"`
 }
 
-type junitCase struct {
+type JUnitCase struct {
 	Classname string       `xml:"classname,attr"`
 	Name      string       `xml:"name,attr"`
 	Time      string       `xml:"time,attr"`
-	Failure   *junitDetail `xml:"failure,omitempty"`
-	Error     *junitDetail `xml:"error,omitempty"`
-	Skipped   *junitDetail `xml:"skipped,omitempty"`
+	Failure   *JUnitDetail `xml:"failure,omitempty"`
+	Error     *JUnitDetail `xml:"error,omitempty"`
+	Skipped   *JUnitDetail `xml:"skipped,omitempty"`
 }
 
-type junitDetail struct {
+type JUnitDetail struct {
 	Message string `xml:"message,attr,omitempty"`
 	Type    string `xml:"type,attr,omitempty"`
 	// Body is CDATA, so its lines stay lines in the file.
@@ -87,7 +87,7 @@ const (
 func WriteJUnit(w io.Writer, r Report) error {
 	suite := junitSuite{
 		Name: r.Tool,
-		Properties: []junitProperty{
+		Properties: []JUnitProperty{
 			{Name: "seed", Value: fmt.Sprint(r.Seed)},
 			{Name: "client", Value: r.Client},
 			{Name: "version", Value: r.Version},
@@ -111,9 +111,9 @@ func WriteJUnit(w io.Writer, r Report) error {
 		}
 		suite.Cases = append(suite.Cases, coverageCase(run))
 		if run.Error != "" {
-			suite.Cases = append(suite.Cases, junitCase{
+			suite.Cases = append(suite.Cases, JUnitCase{
 				Classname: run.Scenario, Name: CaseHarness, Time: seconds(0),
-				Error: &junitDetail{
+				Error: &JUnitDetail{
 					Message: run.Error, Type: "harness",
 					Body: run.Error + "\n" + replayBody(run),
 				},
@@ -122,8 +122,34 @@ func WriteJUnit(w io.Writer, r Report) error {
 	}
 	suite.SystemOut = &junitText{Body: xmlText(out.String())}
 	suite.Time = seconds(total)
+	return writeSuite(w, suite)
+}
+
+// JUnitSuite is one test suite to write with WriteJUnitSuite: the shape
+// of junit.xml, for other reports (a certificate's rules) to share.
+type JUnitSuite struct {
+	Name       string
+	Timestamp  time.Time
+	Properties []JUnitProperty
+	Cases      []JUnitCase
+	Time       time.Duration
+}
+
+// WriteJUnitSuite writes one suite as JUnit XML, counting its cases'
+// failures, errors and skips.
+func WriteJUnitSuite(w io.Writer, s JUnitSuite) error {
+	suite := junitSuite{Name: s.Name, Properties: s.Properties, Cases: s.Cases, Time: seconds(s.Time)}
+	if !s.Timestamp.IsZero() {
+		suite.Timestamp = s.Timestamp.UTC().Format("2006-01-02T15:04:05")
+	}
+	return writeSuite(w, suite)
+}
+
+// writeSuite counts the suite's cases and writes it as the only suite of
+// the document.
+func writeSuite(w io.Writer, suite junitSuite) error {
 	for _, c := range suite.Cases {
-		for _, d := range []*junitDetail{c.Failure, c.Error, c.Skipped} {
+		for _, d := range []*JUnitDetail{c.Failure, c.Error, c.Skipped} {
 			if d != nil {
 				d.Body = xmlText(d.Body)
 			}
@@ -159,27 +185,27 @@ func WriteJUnit(w io.Writer, r Report) error {
 	return nil
 }
 
-func resultCase(run RunReport, res check.Result) junitCase {
-	c := junitCase{Classname: run.Scenario, Name: res.Checker, Time: seconds(0)}
+func resultCase(run RunReport, res check.Result) JUnitCase {
+	c := JUnitCase{Classname: run.Scenario, Name: res.Checker, Time: seconds(0)}
 	switch res.Validity {
 	case check.Valid:
 	case check.Invalid:
-		c.Failure = &junitDetail{Message: witnessMessage(res), Type: "invalid", Body: witnessBody(run, res)}
+		c.Failure = &JUnitDetail{Message: witnessMessage(res), Type: "invalid", Body: witnessBody(run, res)}
 	default:
 		msg := res.Message
 		if msg == "" {
 			msg = "the checker could not judge"
 		}
-		c.Skipped = &junitDetail{Message: "unknown: " + msg, Body: witnessBody(run, res)}
+		c.Skipped = &JUnitDetail{Message: "unknown: " + msg, Body: witnessBody(run, res)}
 	}
 	return c
 }
 
-func coverageCase(run RunReport) junitCase {
-	c := junitCase{Classname: run.Scenario, Name: CaseCoverage, Time: seconds(run.Duration)}
+func coverageCase(run RunReport) JUnitCase {
+	c := JUnitCase{Classname: run.Scenario, Name: CaseCoverage, Time: seconds(run.Duration)}
 	if miss := run.Unreached(); len(miss) > 0 {
 		msg := "not reached: " + strings.Join(miss, ", ") + " (the run proves nothing about them)"
-		c.Skipped = &junitDetail{Message: msg, Body: msg + "\n" + replayBody(run)}
+		c.Skipped = &JUnitDetail{Message: msg, Body: msg + "\n" + replayBody(run)}
 	}
 	return c
 }

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -124,27 +123,7 @@ func runner(t *testing.T, client harness.ClientFunc, name string) *harness.Runne
 
 // report explains a run on failure: verdicts, coverage, replay line, and
 // the history around the witnesses.
-func report(t *testing.T, run *check.RunResult) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "scenario %s seed %d: verdict %s\nreplay: %s\n", run.Scenario, run.Seed, run.Verdict(), run.Replay)
-	if run.Err != nil {
-		fmt.Fprintf(&b, "harness error: %v\n", run.Err)
-	}
-	for _, r := range run.Results {
-		if r.Validity != check.Valid {
-			fmt.Fprintf(&b, "  %s\n", r)
-		}
-	}
-	for _, c := range run.Coverage {
-		if !c.Reached {
-			fmt.Fprintf(&b, "  coverage not reached: %s\n", c.Name)
-		}
-	}
-	for _, e := range run.History {
-		fmt.Fprintf(&b, "    %s\n", e)
-	}
-	return b.String()
-}
+func report(_ *testing.T, run *check.RunResult) string { return run.Explain() }
 
 // TestScenarios certifies the reference client through the exec adapter:
 // every scripted scenario in the current dialect (subtests named as the

@@ -278,30 +278,11 @@ func backendName(isolation bool) string {
 	return "process"
 }
 
-// report explains a case that is not valid: verdicts, coverage, the
-// replay line and the history.
+// report explains a case that is not valid: its adapter error, then the
+// run (check.RunResult.Explain).
 func report(c certify.CaseResult) string {
-	run := c.Run
-	var b strings.Builder
-	fmt.Fprintf(&b, "case %s seed %d: verdict %s\nreplay: %s\n", c.Name, run.Seed, c.Verdict(), run.Replay)
-	if run.Err != nil {
-		fmt.Fprintf(&b, "harness error: %v\n", run.Err)
+	if c.AdapterError == "" {
+		return c.Run.Explain()
 	}
-	if c.AdapterError != "" {
-		fmt.Fprintf(&b, "adapter error: %s\n", c.AdapterError)
-	}
-	for _, r := range run.Results {
-		if r.Validity != check.Valid {
-			fmt.Fprintf(&b, "  %s\n", r)
-		}
-	}
-	for _, cv := range run.Coverage {
-		if !cv.Reached {
-			fmt.Fprintf(&b, "  coverage not reached: %s\n", cv.Name)
-		}
-	}
-	for _, e := range run.History {
-		fmt.Fprintf(&b, "    %s\n", e)
-	}
-	return b.String()
+	return "adapter error: " + c.AdapterError + "\n" + c.Run.Explain()
 }

@@ -1,6 +1,8 @@
 package check
 
 import (
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/l402chaos/l402chaos/harness/history"
@@ -65,4 +67,29 @@ func (r *RunResult) Error() string {
 		return ""
 	}
 	return r.Err.Error()
+}
+
+// Explain is the run told for a reader who must find why it is not
+// valid: the verdict and replay line, the harness's error, every verdict
+// that is not valid, the coverage not reached, and the whole history.
+func (r *RunResult) Explain() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "scenario %s seed %d: verdict %s\nreplay: %s\n", r.Scenario, r.Seed, r.Verdict(), r.Replay)
+	if r.Err != nil {
+		fmt.Fprintf(&b, "harness error: %v\n", r.Err)
+	}
+	for _, res := range r.Results {
+		if res.Validity != Valid {
+			fmt.Fprintf(&b, "  %s\n", res)
+		}
+	}
+	for _, c := range r.Coverage {
+		if !c.Reached {
+			fmt.Fprintf(&b, "  coverage not reached: %s\n", c.Name)
+		}
+	}
+	for _, e := range r.History {
+		fmt.Fprintf(&b, "    %s\n", e)
+	}
+	return b.String()
 }
