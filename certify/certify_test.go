@@ -35,7 +35,7 @@ func TestRuleCatalogue(t *testing.T) {
 	for _, sc := range scenarios.All() {
 		scs[sc.Name] = true
 	}
-	plan, err := certify.Plan(certify.PlanConfig{Descriptor: certify.DefaultDescriptor("x"), Isolation: true})
+	plan, err := certify.Plan(certify.PlanConfig{Descriptor: certify.Descriptor{Adapter: 1, Name: "x", Capabilities: certify.Capabilities()}, Isolation: true})
 	require.NoError(t, err)
 	id := regexp.MustCompile(`^(L402-[A-Z]+|SAFE)-[0-9]{2}$`)
 	seen := map[string]bool{}
@@ -87,14 +87,16 @@ func TestRulesDoc(t *testing.T) {
 }
 
 func TestPlan(t *testing.T) {
-	full, err := certify.Plan(certify.PlanConfig{Descriptor: certify.DefaultDescriptor("x"), Isolation: true})
+	all := certify.Descriptor{Adapter: 1, Name: "x", Capabilities: certify.Capabilities()}
+	full, err := certify.Plan(certify.PlanConfig{Descriptor: all, Isolation: true})
 	require.NoError(t, err)
 	require.Len(t, full, len(scenarios.All())+2*(len(certify.Dialects())-1))
 	for _, p := range full {
 		require.Empty(t, p.Skip, p.Name())
 	}
 	require.Equal(t, scenarios.All()[0].Name, full[0].Name(), "the current dialect's cases keep the scenario's name")
-	require.Equal(t, "token-revoked@401", full[len(full)-1].Name())
+	require.Equal(t, "token-revoked@grpc", full[len(full)-1].Name())
+	require.Equal(t, []certify.Capability{certify.GRPC}, full[len(full)-1].Needs())
 
 	// Without isolation the containers-only scenarios do not apply;
 	// without POST, the POST scenarios.
@@ -108,6 +110,7 @@ func TestPlan(t *testing.T) {
 	require.Contains(t, skips["payee-isolated-while-held"], "backend")
 	require.Contains(t, skips["5xx-after-processing"], `"post"`)
 	require.Empty(t, skips["token-reuse@lsat"])
+	require.Contains(t, skips["token-reuse@grpc"], `"grpc"`)
 
 	p, err = certify.Plan(certify.PlanConfig{Descriptor: getOnly, Cases: regexp.MustCompile(`@lsat$`)})
 	require.NoError(t, err)

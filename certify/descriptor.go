@@ -31,7 +31,7 @@ type Descriptor struct {
 }
 
 // DefaultDescriptor is what a client that describes nothing is taken to
-// speak: the adapter protocol v1, GET and POST over HTTP.
+// speak: the adapter protocol v1, GET and POST over HTTP (not gRPC).
 func DefaultDescriptor(name string) Descriptor {
 	return Descriptor{Adapter: DescriptorVersion, Name: name, Capabilities: []Capability{HTTP, Post}}
 }

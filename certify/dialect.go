@@ -17,6 +17,7 @@ const (
 	DialectCase        = "case"
 	DialectExtraParams = "extra-params"
 	Dialect401         = "401"
+	DialectGRPC        = "grpc"
 )
 
 // Dialect is one way a correct L402 server speaks: how it writes its
@@ -32,6 +33,9 @@ type Dialect struct {
 	// InvalidCredential is the status for a credential that does not
 	// verify: 402 with a fresh challenge, or 401.
 	InvalidCredential int `json:"invalid_credential"`
+	// Transport is how the client buys in this dialect: "" (HTTP) or
+	// "grpc" (the provider's gRPC face).
+	Transport string `json:"transport,omitempty"`
 }
 
 // Dialects lists the dialects, the current one first.
@@ -44,6 +48,7 @@ func Dialects() []Dialect {
 		{Name: DialectCase, Title: "l402 in lower case, parameter names in capitals", Header: fakeprovider.HeaderStyle{Generation: fakeprovider.GenL402, LowerScheme: true, UpperParams: true}, InvalidCredential: 402},
 		{Name: DialectExtraParams, Title: "unknown parameters before and after the known ones", Header: fakeprovider.HeaderStyle{Generation: fakeprovider.GenL402, ExtraParams: true}, InvalidCredential: 402},
 		{Name: Dialect401, Title: "a credential that does not verify is answered 401", Header: fakeprovider.HeaderStyle{Generation: fakeprovider.GenL402}, InvalidCredential: 401},
+		{Name: DialectGRPC, Title: "gRPC: status Internal \"payment required\", the challenge in the WWW-Authenticate trailer", Header: fakeprovider.HeaderStyle{Generation: fakeprovider.GenL402}, InvalidCredential: 402, Transport: harness.TransportGRPC},
 	}
 }
 
@@ -64,6 +69,19 @@ func DialectByName(name string) (Dialect, error) {
 		}
 	}
 	return Dialect{}, fmt.Errorf("%w: unknown dialect %q (want one of %s)", ErrUsage, name, strings.Join(DialectNames(), ", "))
+}
+
+// applyTraffic makes a scenario's purchases in the dialect's transport.
+func (d Dialect) applyTraffic(ts []harness.Traffic) []harness.Traffic {
+	if d.Transport == "" {
+		return ts
+	}
+	out := make([]harness.Traffic, len(ts))
+	for i, t := range ts {
+		t.Transport = d.Transport
+		out[i] = t
+	}
+	return out
 }
 
 // apply puts the dialect on a scenario's network.

@@ -34,10 +34,13 @@ const (
 	HTTP Capability = "http"
 	// Post: POST with a body and an Idempotency-Key.
 	Post Capability = "post"
+	// GRPC: unary gRPC calls, L402 as Aperture speaks it (the challenge
+	// in the status and trailer, the credential in the metadata).
+	GRPC Capability = "grpc"
 )
 
 // Capabilities lists the known capabilities.
-func Capabilities() []Capability { return []Capability{HTTP, Post} }
+func Capabilities() []Capability { return []Capability{HTTP, Post, GRPC} }
 
 // Rule is one requirement a certificate answers: a stable ID, its level,
 // where it comes from, and what judges it (checkers, on the cases it
@@ -119,6 +122,9 @@ func Rules() []Rule {
 			Source: "RFC 7235 sections 2.1 and 2.2", Checkers: []string{Delivered{}.Name()}, Scenarios: dialectScenarios, Dialects: []string{DialectCase}},
 		{ID: "L402-HDR-06", Level: Must, Title: "Ignore unknown challenge parameters",
 			Source: "RFC 7235 section 2.2; L402 spec (extensible challenge)", Checkers: []string{Delivered{}.Name()}, Scenarios: dialectScenarios, Dialects: []string{DialectExtraParams}},
+		{ID: "L402-GRPC-01", Level: Must, Title: "gRPC: read the challenge from the call's status and trailer, and send the credential in the request metadata",
+			Source: "Aperture's gRPC L402 (the pattern Loop and Pool use); bLIP-0026", Checkers: []string{Delivered{}.Name(), PaidBeforeCredential{}.Name()},
+			Scenarios: dialectScenarios, Dialects: []string{DialectGRPC}, Needs: []Capability{GRPC}},
 		{ID: "L402-AUTH-01", Level: Must, Title: "Answer a 401 or a 402 to a credentialed request (a revoked or expired token) by taking the new challenge",
 			Source: "L402 spec, token revocation; RFC 7235 section 3.1 (401)", Checkers: []string{Delivered{}.Name()}, Scenarios: []string{"token-revoked"},
 			// Judged where the challenge itself is the current one: a

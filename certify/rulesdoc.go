@@ -53,6 +53,7 @@ func WriteRulesDoc(w io.Writer) error {
 	b.WriteString("applicable: never passed.\n\n| capability | meaning |\n| --- | --- |\n")
 	b.WriteString("| `http` | buys over HTTP(S) with GET: the adapter protocol v1 purchase |\n")
 	b.WriteString("| `post` | buys with POST, a body and an Idempotency-Key (the paid operations with side effects) |\n")
+	b.WriteString("| `grpc` | buys with unary gRPC calls: `L402_URL` is `grpc://host:port/package.Service/Method` (plaintext), the challenge comes as status Internal \"payment required\" with the WWW-Authenticate trailer, the credential goes in the `authorization` metadata |\n")
 	b.WriteString("\n## Checkers of certification\n\nBesides the harness's ten checkers (docs in harness/check), certification judges with its own:\n\n")
 	for _, c := range Checkers() {
 		fmt.Fprintf(&b, "- `%s`\n", c.Name())

@@ -46,6 +46,9 @@ func (c Case) Name() string {
 
 // Needs are the capabilities the case's traffic uses.
 func (c Case) Needs() []Capability {
+	if c.Dialect.Transport == harness.TransportGRPC {
+		return []Capability{GRPC}
+	}
 	needs := []Capability{HTTP}
 	for _, t := range c.Scenario.Traffic {
 		if t.Service == harness.ServiceOps || strings.EqualFold(t.Method, "POST") {
@@ -203,6 +206,7 @@ func (r *Runner) Run(ctx context.Context, p Planned, seed int64) CaseResult {
 	sc := p.Scenario
 	sc.Name = p.Name()
 	sc.Network = p.Dialect.apply(sc.Network)
+	sc.Traffic = p.Dialect.applyTraffic(sc.Traffic)
 	run := r.runner.Run(ctx, sc, seed)
 	if errors.Is(run.Err, harness.ErrNeedsKiller) {
 		cr.Skip = "not applicable: the scenario crashes the client, and this client cannot be killed (an in-process client)"

@@ -70,8 +70,12 @@ func ReadAdapterEnv(getenv func(string) string) (AdapterEnv, error) {
 			return bad("%s is not set", v.name)
 		}
 	}
-	if u, err := url.Parse(e.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return bad("L402_URL %q: want an absolute http(s) URL", e.URL)
+	if u, err := url.Parse(e.URL); err == nil && u.Scheme == GRPCScheme {
+		if _, _, err := GRPCMethod(u); err != nil {
+			return bad("L402_URL: %v", err)
+		}
+	} else if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return bad("L402_URL %q: want an absolute http(s) URL, or grpc://host:port/package.Service/Method", e.URL)
 	}
 	switch e.Method {
 	case "":

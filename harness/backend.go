@@ -51,6 +51,8 @@ type TruthNower interface {
 const (
 	// LinkProvider: client -> provider HTTP.
 	LinkProvider = "client-provider"
+	// LinkProviderGRPC: client -> provider gRPC (gRPC purchases).
+	LinkProviderGRPC = "client-provider-grpc"
 	// LinkPayer: client -> its LND's gRPC.
 	LinkPayer = "client-lnd"
 	// LinkPeers: payer LND <-> the next LND on the route (p2p).

@@ -135,7 +135,7 @@ func (r *Runner) Run(ctx context.Context, sc Scenario, seed int64) *check.RunRes
 		run.Err = fmt.Errorf("provider url: %w", err)
 		return run
 	}
-	cfg := SessionConfig{Seed: uint64(seed), Log: log}
+	cfg := SessionConfig{Seed: uint64(seed), Log: log, GRPC: env.Endpoints().ProviderGRPC}
 	if c, ok := env.(Clock); ok {
 		cfg.Now = c.Now
 	}

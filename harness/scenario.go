@@ -103,6 +103,8 @@ type Coverage struct {
 // Endpoints is how a client reaches the system, through the proxied links.
 type Endpoints struct {
 	ProviderURL string `json:"provider_url"`
+	// ProviderGRPC is the provider's gRPC face (host:port, plaintext).
+	ProviderGRPC string `json:"provider_grpc,omitempty"`
 	// The payer LND, as the client sees it (LND_RPCSERVER and friends).
 	PayerRPC      string `json:"payer_rpc"`
 	PayerTLSCert  string `json:"payer_tls_cert"`

@@ -34,6 +34,7 @@ type Session struct {
 	backend Backend
 	client  Client
 	base    *url.URL
+	grpc    string // the provider's gRPC face, host:port
 	log     *slog.Logger
 	rec     *history.Recorder
 	env     *Env
@@ -60,6 +61,9 @@ type SessionConfig struct {
 	// Sink, if set, sees every event as it is recorded, in index order
 	// (history.Log.Add: a record that survives the harness).
 	Sink func(history.Event)
+	// GRPC is the provider's gRPC face as the client reaches it
+	// (host:port), for gRPC purchases.
+	GRPC string
 }
 
 // NewSession starts a history over a backend and the client under test.
@@ -74,7 +78,7 @@ func NewSession(b Backend, c Client, base *url.URL, cfg SessionConfig) *Session 
 		now = time.Now
 	}
 	s := &Session{
-		backend: b, client: c, base: base, log: log,
+		backend: b, client: c, base: base, grpc: cfg.GRPC, log: log,
 		rec: history.NewRecorderClock(now, func(e history.Event) {
 			log.Debug("history", "event", e.String())
 			if cfg.Sink != nil {
@@ -252,7 +256,7 @@ func (s *Session) Plan(t Traffic) Purchase {
 		s.planned[t.Key] = t
 		s.order = append(s.order, t.Key)
 	}
-	return t.Purchase(s.base)
+	return t.PurchaseVia(s.base, s.grpc)
 }
 
 // Planned is the plan so far, keys in the order they were planned.
@@ -261,7 +265,7 @@ func (s *Session) Planned() history.Plan {
 	defer s.mu.Unlock()
 	var plan history.Plan
 	for _, k := range s.order {
-		plan.Purchases = append(plan.Purchases, s.planned[k].Planned(s.base))
+		plan.Purchases = append(plan.Purchases, s.planned[k].PlannedVia(s.base, s.grpc))
 	}
 	return plan
 }

@@ -56,6 +56,10 @@ type Traffic struct {
 	Body    string  `json:"body,omitempty"`
 	// Resource is the path under the service; default "p/<key>".
 	Resource string `json:"resource,omitempty"`
+	// Transport is how the client buys: "http" (the default) or "grpc"
+	// (one unary call per request, to the method
+	// /<service>.L402/<key> of the provider's gRPC face).
+	Transport string `json:"transport,omitempty"`
 	// MaxCostSat is the client's price cap; default DefaultMaxCostSat.
 	MaxCostSat int64 `json:"max_cost_sat,omitempty"`
 	// Processes runs that many client processes for the key at once.
@@ -98,11 +102,36 @@ func (t Traffic) Validate() error {
 	default:
 		return fmt.Errorf("key %s: method %q: want GET or POST", t.Key, t.Method)
 	}
+	switch t.Transport {
+	case "", TransportHTTP:
+	case TransportGRPC:
+		if t.Method == "GET" {
+			return fmt.Errorf("key %s: a gRPC call is a POST, not a GET", t.Key)
+		}
+		if strings.ContainsAny(t.Key, "/. ") {
+			return fmt.Errorf("key %s: a gRPC purchase's key names its method: no '/', '.' or blank", t.Key)
+		}
+	default:
+		return fmt.Errorf("key %s: transport %q: want %s or %s", t.Key, t.Transport, TransportHTTP, TransportGRPC)
+	}
 	return nil
 }
 
+// Transports.
+const (
+	TransportHTTP = "http"
+	TransportGRPC = "grpc"
+)
+
+// grpcMethod is a gRPC purchase's full method: /<service>.L402/<key>.
+func (t Traffic) grpcMethod() string { return "/" + string(t.Service) + ".L402/" + t.Key }
+
 // Path is the resource's path at the provider: /<service>/<resource>.
 func (t Traffic) Path() string {
+	if t.Transport == TransportGRPC {
+		// As the provider names a call: the service, then the method.
+		return "/" + string(t.Service) + t.grpcMethod()
+	}
 	res := t.Resource
 	if res == "" {
 		res = "p/" + t.Key
@@ -113,12 +142,21 @@ func (t Traffic) Path() string {
 // Purchase is the attempt's input for a provider at base: the URL of the
 // resource, the method (the service's own by default), a body naming the
 // purchase for a POST without one, and the defaults above.
-func (t Traffic) Purchase(base *url.URL) Purchase {
+func (t Traffic) Purchase(base *url.URL) Purchase { return t.PurchaseVia(base, "") }
+
+// PurchaseVia is Purchase, with the provider's gRPC face at grpcTarget
+// (host:port) for a gRPC purchase: its URL is
+// grpc://<grpcTarget>/<service>.L402/<key>, its method POST.
+func (t Traffic) PurchaseVia(base *url.URL, grpcTarget string) Purchase {
 	u := *base
 	u.Path = t.Path()
 	method := t.Method
 	if method == "" {
 		method = t.Service.Method()
+	}
+	if t.Transport == TransportGRPC {
+		u = url.URL{Scheme: TransportGRPC, Host: grpcTarget, Path: t.grpcMethod()}
+		method = "POST"
 	}
 	body := []byte(t.Body)
 	if method == "POST" && len(body) == 0 {
@@ -136,8 +174,11 @@ func (t Traffic) Purchase(base *url.URL) Purchase {
 }
 
 // Planned is the purchase as the checkers read it from the plan.
-func (t Traffic) Planned(base *url.URL) history.PlannedPurchase {
-	p := t.Purchase(base)
+func (t Traffic) Planned(base *url.URL) history.PlannedPurchase { return t.PlannedVia(base, "") }
+
+// PlannedVia is Planned with the provider's gRPC face at grpcTarget.
+func (t Traffic) PlannedVia(base *url.URL, grpcTarget string) history.PlannedPurchase {
+	p := t.PurchaseVia(base, grpcTarget)
 	return history.PlannedPurchase{
 		Key: t.Key, Method: p.Method, URL: p.URL, Path: t.Path(),
 		Service: string(t.Service), MaxCostMsat: p.MaxCostSat * 1000, Instance: t.Instance,

@@ -88,7 +88,7 @@ func TestCertifyAdapterErrors(t *testing.T) {
 func TestCertifyReferenceAndBrokenClient(t *testing.T) {
 	out := t.TempDir()
 	var stdout, stderr bytes.Buffer
-	code := run(context.Background(), []string{"certify", "-case", `^(token-reuse|amountless-invoice)(@lsat)?$`, "-seed", "11", "-out", out}, &stdout, &stderr)
+	code := run(context.Background(), []string{"certify", "-case", `^(token-reuse|amountless-invoice)(@lsat|@grpc)?$`, "-seed", "11", "-out", out}, &stdout, &stderr)
 	require.Equal(t, exitUnknown, code, "stdout: %s\nstderr: %s", stdout.String(), stderr.String())
 	for _, f := range []string{certify.FileJSON, certify.FileMarkdown, certify.FileHTML, certify.FileJUnit} {
 		st, err := os.Stat(filepath.Join(out, f))
@@ -102,7 +102,7 @@ func TestCertifyReferenceAndBrokenClient(t *testing.T) {
 	require.Zero(t, cert.Counts.Fail)
 	for _, r := range cert.Rules {
 		switch r.ID {
-		case "L402-INV-02", "L402-HDR-03", "SAFE-01", "L402-PAY-01":
+		case "L402-INV-02", "L402-HDR-03", "SAFE-01", "L402-PAY-01", "L402-GRPC-01":
 			require.Equal(t, certify.Pass, r.Result, "%s: %s", r.ID, r.Why)
 		}
 	}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/url"
 	"os"
 
 	"github.com/l402chaos/l402chaos/certify"
@@ -42,7 +44,7 @@ func cmdClient(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *describe {
 		return json.NewEncoder(stdout).Encode(certify.Descriptor{
 			Adapter: certify.DescriptorVersion, Name: "l402chaos reference client", Version: version(),
-			Capabilities: []certify.Capability{certify.HTTP, certify.Post},
+			Capabilities: []certify.Capability{certify.HTTP, certify.Post, certify.GRPC},
 		})
 	}
 	log := slog.New(slog.DiscardHandler)
@@ -85,7 +87,18 @@ func buyOnce(ctx context.Context, log *slog.Logger) client.Report {
 	if err != nil {
 		return failed(fmt.Errorf("config: %w", err))
 	}
-	c, err := client.New(payer, store, client.WithMaxCost(env.MaxCostSat*1000), client.WithLogger(log))
+	opts := []client.Option{client.WithMaxCost(env.MaxCostSat * 1000), client.WithLogger(log)}
+	if u, _ := url.Parse(env.URL); u != nil && u.Scheme == client.GRPCScheme {
+		// A gRPC purchase: the same purchase, each request one call.
+		target, _, _ := client.GRPCMethod(u)
+		gc, err := client.DialGRPC(target)
+		if err != nil {
+			return failed(fmt.Errorf("config: %w", err))
+		}
+		defer gc.Close()
+		opts = append(opts, client.WithHTTPClient(&http.Client{Transport: client.GRPCTransport(gc), Timeout: env.Timeout}))
+	}
+	c, err := client.New(payer, store, opts...)
 	if err != nil {
 		return failed(fmt.Errorf("config: %w", err))
 	}

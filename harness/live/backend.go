@@ -138,22 +138,26 @@ func start(ctx context.Context, n harness.Network, log *slog.Logger, rt regtest.
 	// On local processes the provider runs in this process; elsewhere
 	// it is a program of the network beside the nodes (a container the
 	// faults can pause or cut off), reached through its control API.
-	var provUpstream string
+	var provUpstream, provGRPC string
 	if chaosBin == "" {
 		b.prov, err = fakeprovider.Start(ctx, fakeprovider.NewLND(b.payee.LN(), b.payee.Invoices()), b.cfg,
 			fakeprovider.WithLogger(log.With("component", "provider")), fakeprovider.WithObserver(b.observe))
 		if err != nil {
 			return nil, fmt.Errorf("start provider: %w", err)
 		}
-		b.ctl, provUpstream = b.prov.Controller(), strings.TrimPrefix(b.prov.URL(), "http://")
+		b.ctl, provUpstream, provGRPC = b.prov.Controller(), strings.TrimPrefix(b.prov.URL(), "http://"), b.prov.GRPCAddr()
 	} else {
 		b.pp, err = StartProviderProgram(ctx, b.net, b.payee, b.cfg, chaosBin, b.observe, log.With("component", "provider"))
 		if err != nil {
 			return nil, fmt.Errorf("start provider: %w", err)
 		}
-		b.ctl, provUpstream = b.pp.Control, b.pp.HTTP.Peer
+		b.ctl, provUpstream, provGRPC = b.pp.Control, b.pp.HTTP.Peer, b.pp.GRPC.Peer
 	}
 	provAddr, err := b.links.Add(harness.LinkProvider, provUpstream)
+	if err != nil {
+		return nil, err
+	}
+	grpcAddr, err := b.links.Add(harness.LinkProviderGRPC, provGRPC)
 	if err != nil {
 		return nil, err
 	}
@@ -163,6 +167,7 @@ func start(ctx context.Context, n harness.Network, log *slog.Logger, rt regtest.
 	}
 	b.ends = harness.Endpoints{
 		ProviderURL:   "http://" + provAddr,
+		ProviderGRPC:  grpcAddr,
 		PayerRPC:      payerAddr,
 		PayerTLSCert:  b.payer.TLSCertPath(),
 		PayerMacaroon: b.payer.AdminMacaroonPath(),
