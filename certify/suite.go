@@ -362,7 +362,7 @@ func judgeRule(r Rule, d Descriptor, cases []CaseResult) RuleResult {
 		case t.unknown != nil:
 			return Unknown, t.unknown.Message, t.unknown
 		case t.pass > 0:
-			why := fmt.Sprintf("passed in %d cases", t.pass)
+			why := fmt.Sprintf("passed in %s", plural(t.pass, "case"))
 			if t.notExercised > 0 {
 				why += fmt.Sprintf(" (%d more did not reach their dangerous moment)", t.notExercised)
 			}
@@ -441,6 +441,13 @@ func evidence(r Rule, c CaseResult) (Outcome, *Witness) {
 // printed, and stand.
 var claimBased = map[string]bool{
 	Delivered{}.Name(): true, "eventual-resolution": true, "truthful-outcome": true, "no-lost-payment": true,
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }
 
 // Counts tallies rule results.
