@@ -152,6 +152,10 @@ func waitForPurchases(t *testing.T, dir string, n int, out *bytes.Buffer) {
 // its own, for a test to interrupt or kill.
 func startSoak(t *testing.T, seed string) (*exec.Cmd, string, *bytes.Buffer) {
 	t.Helper()
+	// What the soak puts in the temporary directory (its run directory,
+	// the reference client's build, the client's state) goes in one of
+	// the test's own, so a soak killed with kill -9 leaves nothing behind.
+	tmp := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	t.Cleanup(cancel)
 	bin, err := gobuild.Command(ctx, "./cmd/chaos", t.TempDir(), "chaos")
@@ -161,6 +165,7 @@ func startSoak(t *testing.T, seed string) (*exec.Cmd, string, *bytes.Buffer) {
 	cmd := exec.CommandContext(ctx, bin, "soak", "-duration", "10m", "-rate", "2", "-window", "2s", "-seed", seed,
 		"-nemesis", "none", "-out", dir, "-metrics-listen", "")
 	cmd.Stdout, cmd.Stderr = out, out
+	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	return cmd, dir, out
@@ -197,9 +202,15 @@ func TestSoakKilledIsCheckedOffline(t *testing.T) {
 	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
 	_ = cmd.Wait()
 	// The dead harness's run directory is left for the next start's
-	// sweep; this test is that start.
+	// sweep; this test is that start, in the soak's temporary directory.
+	tmp := os.TempDir()
+	for _, kv := range cmd.Env {
+		if v, ok := strings.CutPrefix(kv, "TMPDIR="); ok {
+			tmp = v
+		}
+	}
 	t.Cleanup(func() {
-		removed, err := regtest.Sweep(os.TempDir())
+		removed, err := regtest.Sweep(tmp)
 		assert.NoError(t, err)
 		t.Logf("swept %v", removed)
 	})
