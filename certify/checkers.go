@@ -26,8 +26,8 @@ type PaidBeforeCredential struct{}
 func (PaidBeforeCredential) Name() string { return "paid-before-credential" }
 
 func (c PaidBeforeCredential) Check(h history.History, t *history.Truth) check.Result {
-	if why, bad := check.Unjudgeable(h, t); bad {
-		return check.Result{Checker: c.Name(), Validity: check.Unknown, Message: why}
+	if r, bad := unjudgeable(c, h, t); bad {
+		return r
 	}
 	paid := map[string]time.Time{}
 	for _, p := range t.Payments {
@@ -63,8 +63,8 @@ type SameRequest struct{}
 func (SameRequest) Name() string { return "same-request" }
 
 func (c SameRequest) Check(h history.History, t *history.Truth) check.Result {
-	if why, bad := check.Unjudgeable(h, t); bad {
-		return check.Result{Checker: c.Name(), Validity: check.Unknown, Message: why}
+	if r, bad := unjudgeable(c, h, t); bad {
+		return r
 	}
 	method := map[string]string{}
 	for _, p := range t.Plan.Purchases {
@@ -104,8 +104,8 @@ type NoExpiredPayment struct{}
 func (NoExpiredPayment) Name() string { return "no-expired-payment" }
 
 func (c NoExpiredPayment) Check(h history.History, t *history.Truth) check.Result {
-	if why, bad := check.Unjudgeable(h, t); bad {
-		return check.Result{Checker: c.Name(), Validity: check.Unknown, Message: why}
+	if r, bad := unjudgeable(c, h, t); bad {
+		return r
 	}
 	expired := map[string]bool{}
 	for _, r := range t.Requests {
@@ -169,6 +169,13 @@ func (c Delivered) Check(h history.History, t *history.Truth) check.Result {
 		}
 	}
 	return check.Result{Checker: c.Name(), Validity: check.Valid, Message: fmt.Sprintf("%d purchases delivered", len(t.Plan.Purchases))}
+}
+
+// unjudgeable is Unknown, with why, for a truth the checkers cannot
+// judge (check.Unjudgeable).
+func unjudgeable(c check.Checker, h history.History, t *history.Truth) (check.Result, bool) {
+	why, bad := check.Unjudgeable(h, t)
+	return check.Result{Checker: c.Name(), Validity: check.Unknown, Message: why}, bad
 }
 
 func short(h string) string {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"regexp"
 	"slices"
 	"strings"
@@ -182,17 +181,13 @@ func (c CaseResult) Verdict() check.Validity {
 // Runner runs cases of a certification.
 type Runner struct {
 	runner *harness.Runner
-	log    *slog.Logger
 	replay func(c string, seed int64) string
 }
 
 // NewRunner runs cases on r. replay writes the command line that reruns
 // one case with a seed (nil: no replay line).
-func NewRunner(r *harness.Runner, log *slog.Logger, replay func(c string, seed int64) string) *Runner {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	return &Runner{runner: r, log: log, replay: replay}
+func NewRunner(r *harness.Runner, replay func(c string, seed int64) string) *Runner {
+	return &Runner{runner: r, replay: replay}
 }
 
 // Run runs one planned case (a skipped one is only recorded) and judges

@@ -205,7 +205,7 @@ func Run(t *testing.T, client harness.ClientFunc, opts ...Option) *certify.Certi
 	replay := func(c string, seed int64) string {
 		return fmt.Sprintf("%s=%d go test -run '^%s$/^%s$' .", EnvSeed, seed, regexp.QuoteMeta(top), regexp.QuoteMeta(c))
 	}
-	cr := certify.NewRunner(runner, cfg.log, replay)
+	cr := certify.NewRunner(runner, replay)
 	t.Logf("certifying %s: %d cases, seed %d (%s=%d to repeat)", cfg.descriptor.Name, len(plan), cfg.seed, EnvSeed, cfg.seed)
 
 	started := time.Now()

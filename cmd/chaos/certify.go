@@ -198,7 +198,7 @@ func certifyClient(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return err
 	}
 	replay := func(c string, seed int64) string { return certifyReplay(s, c, seed) }
-	cr := certify.NewRunner(runner, log, replay)
+	cr := certify.NewRunner(runner, replay)
 
 	how := ""
 	if s.randSeed {
