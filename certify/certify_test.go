@@ -112,6 +112,22 @@ func TestPlan(t *testing.T) {
 	require.Empty(t, skips["token-reuse@lsat"])
 	require.Contains(t, skips["token-reuse@grpc"], `"grpc"`)
 
+	// A gRPC-only client buys over gRPC in every dialect and runs the
+	// whole catalogue in the gRPC dialect.
+	grpcOnly := certify.Descriptor{Adapter: 1, Name: "x", Capabilities: []certify.Capability{certify.GRPC}}
+	p, err = certify.Plan(certify.PlanConfig{Descriptor: grpcOnly, Isolation: true})
+	require.NoError(t, err)
+	require.Len(t, p, len(scenarios.All())+2*(len(certify.Dialects())-1))
+	names := map[string]bool{}
+	for _, c := range p {
+		names[c.Name()] = true
+		require.Empty(t, c.Skip, c.Name())
+		require.Equal(t, []certify.Capability{certify.GRPC}, c.Needs(), c.Name())
+	}
+	require.True(t, names["crash-htlc-held@grpc"], "the catalogue runs in the gRPC dialect")
+	require.True(t, names["token-reuse@lsat"] && names["token-revoked"], "every dialect runs its scenarios over gRPC")
+	require.False(t, names["crash-htlc-held"])
+
 	p, err = certify.Plan(certify.PlanConfig{Descriptor: getOnly, Cases: regexp.MustCompile(`@lsat$`)})
 	require.NoError(t, err)
 	require.Len(t, p, 2)
@@ -297,6 +313,22 @@ func TestCheckers(t *testing.T) {
 	require.Contains(t, r.Message, "no l402 challenge")
 	h[3].Type, h[3].Value = history.OK, nil
 	require.Equal(t, check.Valid, certify.Delivered{}.Check(h, truth()).Validity)
+
+	// rechallenge-taken: the second purchase after the first delivered;
+	// nothing to judge when the first was not.
+	require.Equal(t, check.Valid, certify.Rechallenged{}.Check(h, truth()).Validity)
+	h[3].Type, h[3].Value = history.Fail, &history.Result{Outcome: history.Failed, Error: "payment required"}
+	r = certify.Rechallenged{}.Check(h, truth())
+	require.Equal(t, check.Invalid, r.Validity)
+	require.Contains(t, r.Message, "after its token stopped working")
+	h[1].Type = history.Fail
+	r = certify.Rechallenged{}.Check(h, truth())
+	require.Equal(t, check.Valid, r.Validity)
+	require.True(t, strings.HasPrefix(r.Message, certify.NotExercised), r.Message)
+	rs := certify.Judge(certify.Descriptor{Adapter: 1, Name: "x", Capabilities: certify.Capabilities()},
+		[]certify.CaseResult{caseResult("token-revoked", certify.DialectLSAT, true, check.Result{Checker: r.Checker, Validity: r.Validity, Message: r.Message})})
+	require.Equal(t, certify.Unknown, rule(rs, "L402-AUTH-01").Result, "a case that never held a token does not pass L402-AUTH-01")
+	require.Equal(t, 1, rule(rs, "L402-AUTH-01").NotExercised)
 }
 
 func TestDescriptor(t *testing.T) {

@@ -15,7 +15,7 @@ import (
 
 // Checkers lists certification's own checkers.
 func Checkers() []check.Checker {
-	return []check.Checker{PaidBeforeCredential{}, SameRequest{}, NoExpiredPayment{}, Delivered{}}
+	return []check.Checker{PaidBeforeCredential{}, SameRequest{}, NoExpiredPayment{}, Delivered{}, Rechallenged{}}
 }
 
 // PaidBeforeCredential: a credential names a payment hash (its
@@ -169,6 +169,48 @@ func (c Delivered) Check(h history.History, t *history.Truth) check.Result {
 		}
 	}
 	return check.Result{Checker: c.Name(), Validity: check.Valid, Message: fmt.Sprintf("%d purchases delivered", len(t.Plan.Purchases))}
+}
+
+// NotExercised starts the message of a Valid result that judged
+// nothing: the case never reached what the checker is about. A rule
+// counts it as a case that did not reach its dangerous moment, never as
+// a pass.
+const NotExercised = "not exercised: "
+
+// Rechallenged: once the client bought a token (the first purchase was
+// delivered) and the server stopped honouring it, the later purchases
+// were delivered too: the client took the new challenge. When the first
+// purchase was not delivered the client never held a token to lose, and
+// the result says so (NotExercised): a client that cannot read a
+// dialect's challenge fails that dialect's rule, not this one.
+type Rechallenged struct{}
+
+func (Rechallenged) Name() string { return "rechallenge-taken" }
+
+func (c Rechallenged) Check(h history.History, t *history.Truth) check.Result {
+	if t == nil {
+		return check.Result{Checker: c.Name(), Validity: check.Unknown, Message: "no ground truth"}
+	}
+	if len(t.Plan.Purchases) < 2 {
+		return check.Result{Checker: c.Name(), Validity: check.Valid, Message: NotExercised + "fewer than two purchases"}
+	}
+	last := map[string]history.Event{}
+	for _, e := range h {
+		if e.F == history.Purchase && e.Type.Completes() {
+			last[e.Key] = e
+		}
+	}
+	first := t.Plan.Purchases[0].Key
+	if e, ok := last[first]; !ok || e.Type != history.OK {
+		return check.Result{Checker: c.Name(), Validity: check.Valid, Purchase: first,
+			Message: NotExercised + fmt.Sprintf("the first purchase (%s) was not delivered: the client never held a token to lose", first)}
+	}
+	later := Delivered{}.Check(h, t)
+	later.Checker = c.Name()
+	if later.Validity == check.Invalid {
+		later.Message = "after its token stopped working, " + later.Message
+	}
+	return later
 }
 
 // unjudgeable is Unknown, with why, for a truth the checkers cannot

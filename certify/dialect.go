@@ -2,6 +2,7 @@ package certify
 
 import (
 	"fmt"
+	"net/http"
 	"strings"
 
 	"github.com/l402chaos/l402chaos/fakeprovider"
@@ -48,7 +49,9 @@ func Dialects() []Dialect {
 		{Name: DialectCase, Title: "l402 in lower case, parameter names in capitals", Header: fakeprovider.HeaderStyle{Generation: fakeprovider.GenL402, LowerScheme: true, UpperParams: true}, InvalidCredential: 402},
 		{Name: DialectExtraParams, Title: "unknown parameters before and after the known ones", Header: fakeprovider.HeaderStyle{Generation: fakeprovider.GenL402, ExtraParams: true}, InvalidCredential: 402},
 		{Name: Dialect401, Title: "a credential that does not verify is answered 401", Header: fakeprovider.HeaderStyle{Generation: fakeprovider.GenL402}, InvalidCredential: 401},
-		{Name: DialectGRPC, Title: "gRPC: status Internal \"payment required\", the challenge in the WWW-Authenticate trailer", Header: fakeprovider.HeaderStyle{Generation: fakeprovider.GenL402}, InvalidCredential: 402, Transport: harness.TransportGRPC},
+		// Aperture is the gRPC L402 server (Loop's and Pool's): its
+		// challenges are the ones gRPC clients meet.
+		{Name: DialectGRPC, Title: "gRPC as Aperture speaks it: status Internal \"payment required\", the LSAT and L402 challenges in the WWW-Authenticate trailer", Header: fakeprovider.HeaderStyle{Generation: fakeprovider.GenAperture}, InvalidCredential: 402, Transport: harness.TransportGRPC},
 	}
 }
 
@@ -79,6 +82,9 @@ func (d Dialect) applyTraffic(ts []harness.Traffic) []harness.Traffic {
 	out := make([]harness.Traffic, len(ts))
 	for i, t := range ts {
 		t.Transport = d.Transport
+		if t.Method == http.MethodGet {
+			t.Method = "" // a gRPC call is one method: the service's own
+		}
 		out[i] = t
 	}
 	return out
@@ -90,5 +96,6 @@ func (d Dialect) apply(n harness.Network) harness.Network {
 		Generation: string(d.Header.Generation), LowerScheme: d.Header.LowerScheme, UpperParams: d.Header.UpperParams, ExtraParams: d.Header.ExtraParams,
 	}
 	n.InvalidCredential = d.InvalidCredential
+	n.Transport = d.Transport
 	return n
 }

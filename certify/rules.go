@@ -89,6 +89,11 @@ var (
 	crashScenarios = []string{"crash-before-dispatch", "crash-htlc-held", "crash-after-settlement",
 		"hold-settled-after-give-up", "payer-lnd-killed-in-flight", "payer-lnd-restart-in-flight", "partition-payer-lnd-in-flight"}
 	dialectScenarios = []string{"token-reuse", "token-revoked"}
+	// challengeScenarios judge the reading of a dialect's challenge: a
+	// purchase on a fresh challenge, and the reuse of its token. A
+	// client that cannot take a new challenge after its token is revoked
+	// fails L402-AUTH-01, not the dialect's rule.
+	challengeScenarios = []string{"token-reuse"}
 )
 
 // Rules is the rule catalogue, in the order certificates list it. IDs are
@@ -111,26 +116,22 @@ func Rules() []Rule {
 
 		// The protocol: the dialects servers speak.
 		{ID: "L402-HDR-01", Level: Must, Title: "Accept the current challenge: the L402 scheme with version and token= parameters",
-			Source: "L402 spec, WWW-Authenticate (current form)", Checkers: []string{Delivered{}.Name()}, Scenarios: dialectScenarios, Dialects: []string{DialectL402}},
+			Source: "L402 spec, WWW-Authenticate (current form)", Checkers: []string{Delivered{}.Name()}, Scenarios: challengeScenarios, Dialects: []string{DialectL402}},
 		{ID: "L402-HDR-02", Level: Must, Title: "Accept the macaroon= parameter of the first L402 form",
-			Source: "L402 spec, WWW-Authenticate (macaroon= form); Aperture", Checkers: []string{Delivered{}.Name()}, Scenarios: dialectScenarios, Dialects: []string{DialectLegacy}},
+			Source: "L402 spec, WWW-Authenticate (macaroon= form); Aperture", Checkers: []string{Delivered{}.Name()}, Scenarios: challengeScenarios, Dialects: []string{DialectLegacy}},
 		{ID: "L402-HDR-03", Level: Should, Title: "Accept the LSAT scheme where L402 appears (servers from before the rename)",
-			Source: "bLIP-0026 (LSAT renamed L402); Aperture", Checkers: []string{Delivered{}.Name()}, Scenarios: dialectScenarios, Dialects: []string{DialectLSAT}},
+			Source: "bLIP-0026 (LSAT renamed L402); Aperture", Checkers: []string{Delivered{}.Name()}, Scenarios: challengeScenarios, Dialects: []string{DialectLSAT}},
 		{ID: "L402-HDR-04", Level: Must, Title: "Choose one challenge among several WWW-Authenticate headers (LSAT and L402 side by side)",
-			Source: "RFC 7235 section 4.1 (several challenges); Aperture sends both", Checkers: []string{Delivered{}.Name()}, Scenarios: dialectScenarios, Dialects: []string{DialectAperture}},
+			Source: "RFC 7235 section 4.1 (several challenges); Aperture sends both", Checkers: []string{Delivered{}.Name()}, Scenarios: challengeScenarios, Dialects: []string{DialectAperture}},
 		{ID: "L402-HDR-05", Level: Must, Title: "Treat the scheme and parameter names case-insensitively",
-			Source: "RFC 7235 sections 2.1 and 2.2", Checkers: []string{Delivered{}.Name()}, Scenarios: dialectScenarios, Dialects: []string{DialectCase}},
+			Source: "RFC 7235 sections 2.1 and 2.2", Checkers: []string{Delivered{}.Name()}, Scenarios: challengeScenarios, Dialects: []string{DialectCase}},
 		{ID: "L402-HDR-06", Level: Must, Title: "Ignore unknown challenge parameters",
-			Source: "RFC 7235 section 2.2; L402 spec (extensible challenge)", Checkers: []string{Delivered{}.Name()}, Scenarios: dialectScenarios, Dialects: []string{DialectExtraParams}},
+			Source: "RFC 7235 section 2.2; L402 spec (extensible challenge)", Checkers: []string{Delivered{}.Name()}, Scenarios: challengeScenarios, Dialects: []string{DialectExtraParams}},
 		{ID: "L402-GRPC-01", Level: Must, Title: "gRPC: read the challenge from the call's status and trailer, and send the credential in the request metadata",
 			Source: "Aperture's gRPC L402 (the pattern Loop and Pool use); bLIP-0026", Checkers: []string{Delivered{}.Name(), PaidBeforeCredential{}.Name()},
-			Scenarios: dialectScenarios, Dialects: []string{DialectGRPC}, Needs: []Capability{GRPC}},
+			Scenarios: challengeScenarios, Dialects: []string{DialectGRPC}, Needs: []Capability{GRPC}},
 		{ID: "L402-AUTH-01", Level: Must, Title: "Answer a 401 or a 402 to a credentialed request (a revoked or expired token) by taking the new challenge",
-			Source: "L402 spec, token revocation; RFC 7235 section 3.1 (401)", Checkers: []string{Delivered{}.Name()}, Scenarios: []string{"token-revoked"},
-			// Judged where the challenge itself is the current one: a
-			// client that cannot read another dialect fails that
-			// dialect's rule, not this one.
-			Dialects: []string{DialectL402, Dialect401}},
+			Source: "L402 spec, token revocation; RFC 7235 section 3.1 (401)", Checkers: []string{Rechallenged{}.Name()}, Scenarios: []string{"token-revoked"}},
 		{ID: "L402-TOKEN-01", Level: Should, Title: "Store the credential and reuse it while it is good instead of paying again",
 			Source: "L402 spec, token reuse", Checkers: []string{"token-reuse"}},
 		{ID: "L402-RETRY-02", Level: Should, Title: "Honour Retry-After, retry within bounds, and never retry a permanent error",

@@ -44,7 +44,9 @@ func WriteRulesDoc(w io.Writer) error {
 	}
 	b.WriteString("\n## Dialects\n\nA correct L402 server may speak any of these. Certification runs the whole scenario catalogue in\n")
 	fmt.Fprintf(&b, "the current dialect (`%s`) and the dialect scenarios (%s) in every other; a case is named\n", DialectL402, strings.Join(dialectScenarios, ", "))
-	b.WriteString("`scenario@dialect` outside the current one.\n\n| dialect | what the server does |\n| --- | --- |\n")
+	b.WriteString("`scenario@dialect` outside the current one. A client that speaks gRPC and not HTTP buys over gRPC in\n")
+	fmt.Fprintf(&b, "every dialect and runs the whole catalogue in `%s` instead, so its safety is judged on the same\nfaults as an HTTP client's.\n\n", DialectGRPC)
+	b.WriteString("| dialect | what the server does |\n| --- | --- |\n")
 	for _, d := range Dialects() {
 		fmt.Fprintf(&b, "| `%s` | %s |\n", d.Name, strings.ReplaceAll(d.Title, "|", `\|`))
 	}

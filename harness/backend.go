@@ -49,10 +49,16 @@ type TruthNower interface {
 
 // Link names. Each is one toxiproxy proxy (or a pair, for a p2p link).
 const (
-	// LinkProvider: client -> provider HTTP.
+	// LinkProvider: client -> provider HTTP (its gRPC face in a gRPC
+	// network).
 	LinkProvider = "client-provider"
-	// LinkProviderGRPC: client -> provider gRPC (gRPC purchases).
+	// LinkProviderGRPC: client -> provider gRPC (gRPC purchases in an
+	// HTTP network).
 	LinkProviderGRPC = "client-provider-grpc"
+	// LinkProviderHTTP: client -> provider HTTP in a gRPC network
+	// (Network.Transport "grpc"), where client-provider carries the
+	// gRPC face.
+	LinkProviderHTTP = "client-provider-http"
 	// LinkPayer: client -> its LND's gRPC.
 	LinkPayer = "client-lnd"
 	// LinkPeers: payer LND <-> the next LND on the route (p2p).

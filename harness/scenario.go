@@ -62,6 +62,11 @@ type Network struct {
 	// credential that does not verify: 401, or 402 with a fresh challenge
 	// (the default).
 	InvalidCredential int `json:"invalid_credential,omitempty"`
+	// Transport, when "grpc", says the client buys over the provider's
+	// gRPC face: the client-provider link then carries that face (so
+	// the faults a scenario puts on client-provider reach the client's
+	// calls), and the HTTP face is reached directly.
+	Transport string `json:"transport,omitempty"`
 }
 
 // Header is how a provider writes its L402 challenges, as data: the
@@ -90,6 +95,11 @@ func (n Network) Validate() error {
 	case 0, 401, 402:
 	default:
 		return fmt.Errorf("invalid_credential %d: want 401 or 402", n.InvalidCredential)
+	}
+	switch n.Transport {
+	case "", TransportHTTP, TransportGRPC:
+	default:
+		return fmt.Errorf("transport %q: want %s or %s", n.Transport, TransportHTTP, TransportGRPC)
 	}
 	return nil
 }

@@ -153,11 +153,18 @@ func start(ctx context.Context, n harness.Network, log *slog.Logger, rt regtest.
 		}
 		b.ctl, provUpstream, provGRPC = b.pp.Control, b.pp.HTTP.Peer, b.pp.GRPC.Peer
 	}
-	provAddr, err := b.links.Add(harness.LinkProvider, provUpstream)
+	// A client that buys over gRPC meets the scenario's client-provider
+	// faults on its calls: in a gRPC network that link carries the gRPC
+	// face, and the HTTP face has a link of its own.
+	httpLink, grpcLink := harness.LinkProvider, harness.LinkProviderGRPC
+	if n.Transport == harness.TransportGRPC {
+		httpLink, grpcLink = harness.LinkProviderHTTP, harness.LinkProvider
+	}
+	provAddr, err := b.links.Add(httpLink, provUpstream)
 	if err != nil {
 		return nil, err
 	}
-	grpcAddr, err := b.links.Add(harness.LinkProviderGRPC, provGRPC)
+	grpcAddr, err := b.links.Add(grpcLink, provGRPC)
 	if err != nil {
 		return nil, err
 	}
