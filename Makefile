@@ -10,9 +10,10 @@ build:
 	$(GO) build ./...
 	$(GO) build -o bin/chaos ./cmd/chaos
 
-## binaries: build (or find in the cache) lnd and btcd, showing progress
+## binaries: build (or find in the cache) lnd, btcd and Aperture, showing
+## progress
 binaries:
-	$(GO) run ./cmd/chaos build
+	$(GO) run ./cmd/chaos build -aperture
 
 ## images: the containers backend's images (FROM scratch, static binaries)
 images:

@@ -114,6 +114,13 @@ func (p Profile) Validate() error {
 type Config struct {
 	Services []Service `json:"services"`
 	Profile  Profile   `json:"profile"`
+	// Backend puts the provider behind an L402 proxy (Aperture): it sells
+	// nothing and checks no credential (the proxy did both), and serves
+	// every request as paid, recording the credential passed on. Its
+	// gRPC port then serves TLS, gRPC and HTTP alike, as a proxy reaches
+	// a gRPC backend over HTTP/2. Knobs that act on requests still
+	// apply; those about challenges and tokens have nothing to act on.
+	Backend bool `json:"backend,omitempty"`
 }
 
 // DefaultConfig has two services: "data" sold per token (one hour) and

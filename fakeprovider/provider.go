@@ -2,9 +2,16 @@ package fakeprovider
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/big"
 	"net"
 	"net/http"
 	"strings"
@@ -35,6 +42,8 @@ type Provider struct {
 	idem    *idempotency
 	holds   *holds
 	notes   *notesLog
+	// backend: behind an L402 proxy, serving without selling (Config.Backend).
+	backend bool
 
 	ctx    context.Context // ends at Close
 	cancel context.CancelFunc
@@ -43,8 +52,11 @@ type Provider struct {
 	addrs   addrs
 	httpSrv *http.Server
 	grpcSrv *grpc.Server
-	ctlSrv  *http.Server
-	closed  bool
+	// tlsSrv serves the gRPC port over TLS, HTTP and gRPC alike, for a
+	// proxy in front (backend mode); nil otherwise.
+	tlsSrv *http.Server
+	ctlSrv *http.Server
+	closed bool
 }
 
 // rebindTimeout bounds waiting for a port to be free again after a
@@ -154,6 +166,7 @@ func New(ln Lightning, cfg Config, opts ...Option) (*Provider, error) {
 		prof: cfg.Profile, spent: map[string]string{}, secrets: newSecrets(),
 		ledger: newLedger(notify), idem: &idempotency{entries: map[string]*idemEntry{}},
 		holds: newHolds(ctx, ln, o.log), ctx: ctx, cancel: cancel, addrs: o.addrs,
+		backend: cfg.Backend,
 	}
 	for _, s := range cfg.Services {
 		p.services[s.Name] = s
@@ -229,8 +242,56 @@ func (p *Provider) listenAPIs(ctx context.Context) error {
 	p.httpSrv = &http.Server{Handler: p, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10}
 	p.grpcSrv = p.newGRPCServer()
 	go func() { _ = p.httpSrv.Serve(hl) }()
-	go func() { _ = p.grpcSrv.Serve(gl) }()
+	if !p.backend {
+		go func() { _ = p.grpcSrv.Serve(gl) }()
+		return nil
+	}
+	// A proxy reaches a gRPC backend over HTTP/2, which it negotiates
+	// over TLS only (Aperture does): the gRPC port serves TLS, gRPC and
+	// HTTP on one listener.
+	cert, err := selfSigned()
+	if err != nil {
+		_ = hl.Close()
+		_ = gl.Close()
+		return fmt.Errorf("backend TLS: %w", err)
+	}
+	p.tlsSrv = &http.Server{
+		ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10,
+		TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2", "http/1.1"}},
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.ProtoMajor == 2 && strings.HasPrefix(r.Header.Get("Content-Type"), "application/grpc") {
+				p.grpcSrv.ServeHTTP(w, r)
+				return
+			}
+			p.ServeHTTP(w, r)
+		}),
+	}
+	go func() { _ = p.tlsSrv.ServeTLS(gl, "", "") }()
 	return nil
+}
+
+// selfSigned makes the backend's TLS certificate: the proxy in front does
+// not verify it (Aperture skips verification of its backends).
+func selfSigned() (tls.Certificate, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "l402chaos provider backend"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+		DNSNames:     []string{"localhost"},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
 }
 
 // URL is the base URL of the L402 HTTP API, e.g. http://127.0.0.1:8402.
@@ -387,6 +448,9 @@ func (p *Provider) Restart(ctx context.Context, down time.Duration, forget bool)
 	p.ledger.addEvent("restart", fmt.Sprintf("down %s forget %v", down, forget), p.now())
 	_ = p.httpSrv.Close()
 	p.grpcSrv.Stop()
+	if p.tlsSrv != nil {
+		_ = p.tlsSrv.Close()
+	}
 	if forget {
 		p.secrets.forget()
 		p.idem.reset()
@@ -421,6 +485,9 @@ func (p *Provider) Close() error {
 	if p.httpSrv != nil {
 		errs = append(errs, p.httpSrv.Close())
 		p.grpcSrv.Stop()
+	}
+	if p.tlsSrv != nil {
+		errs = append(errs, p.tlsSrv.Close())
 	}
 	if p.ctlSrv != nil {
 		errs = append(errs, p.ctlSrv.Close())

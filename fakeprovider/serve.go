@@ -102,6 +102,15 @@ func (p *Provider) handle(ctx context.Context, in *incoming, rec *Request) *answ
 		return withDelay(a)
 	}
 
+	if p.backend {
+		// Behind an L402 proxy (Aperture): the proxy sold the token and
+		// checked it; the provider serves, and records the credential
+		// it was passed on.
+		if in.cred != nil {
+			rec.Credential = credRecord(in.cred, true, "checked by the proxy")
+		}
+		return withDelay(p.afterProcess(info, p.process(in, svc, in.cred, rec), fired))
+	}
 	if in.cred == nil {
 		return withDelay(p.challenge(ctx, info, svc, rec))
 	}
@@ -128,18 +137,22 @@ func (p *Provider) handle(ctx context.Context, in *incoming, rec *Request) *answ
 		return withDelay(p.refuse(ctx, info, svc, rec, ErrTokenSpent))
 	}
 
-	a := p.process(in, svc, cred, rec)
+	return withDelay(p.afterProcess(info, p.process(in, svc, cred, rec), fired))
+}
+
+// afterProcess applies the knobs that act once a request was processed:
+// an error or a dropped connection in place of the answer.
+func (p *Provider) afterProcess(info *reqInfo, a *answer, fired func(Knob)) *answer {
 	if a.status/100 == 2 {
 		if k, ok := p.knobs.take(info, p.now(), ErrorAfter, DropAfter); ok {
 			fired(k)
 			if k.Kind == DropAfter {
-				a = &answer{drop: true}
-			} else {
-				a = &answer{status: k.Status, body: errorBody("internal error")}
+				return &answer{drop: true}
 			}
+			return &answer{status: k.Status, body: errorBody("internal error")}
 		}
 	}
-	return withDelay(a)
+	return a
 }
 
 func credRecord(c *Credential, valid bool, reason string) *CredentialRecord {
@@ -213,9 +226,13 @@ func (p *Provider) spend(tok, key string) bool {
 // process runs a paid request: a GET reads a resource, a POST executes an
 // operation once per Idempotency-Key.
 func (p *Provider) process(in *incoming, svc Service, cred *Credential, rec *Request) *answer {
+	var tok, hash string
+	if cred != nil { // nil behind a proxy that sent none
+		tok, hash = tokenID(cred.ID), cred.ID.PaymentHash.String()
+	}
 	delivery := &Delivery{
 		Method: in.method, Path: in.path, Service: svc.Name, Key: in.key,
-		TokenID: tokenID(cred.ID), PaymentHash: cred.ID.PaymentHash.String(),
+		TokenID: tok, PaymentHash: hash,
 	}
 	if in.method == http.MethodGet {
 		body := resource(in.path)
@@ -237,7 +254,7 @@ func (p *Provider) process(in *incoming, svc Service, cred *Credential, rec *Req
 	}
 	seq := p.ledger.addSideEffect(SideEffect{
 		RequestSeq: rec.Seq, Time: p.now(), Service: svc.Name, Path: in.path, Key: in.key,
-		BodySHA256: reqHash, TokenID: tokenID(cred.ID), PaymentHash: cred.ID.PaymentHash.String(),
+		BodySHA256: reqHash, TokenID: tok, PaymentHash: hash,
 	})
 	rec.SideEffect = seq
 	body, _ := json.Marshal(map[string]any{"operation": seq, "service": svc.Name, "path": in.path, "key": in.key, "request_sha256": reqHash})

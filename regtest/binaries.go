@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -309,22 +310,29 @@ func readCached(dir string) (Binaries, error) {
 // release with the replace directives of that release's own go.mod; lnd
 // does not build without them, which is why `go install lnd@v` fails.
 func writeBuildModule(ctx context.Context, cfg buildConfig, dir string) error {
-	cmd := exec.CommandContext(ctx, cfg.goBin, "mod", "download", "-json", lndModule+"@"+cfg.lndVersion)
+	return writeModuleFor(ctx, cfg.goBin, dir, lndModule, cfg.lndVersion)
+}
+
+// writeModuleFor writes a throwaway module in dir that requires module at
+// version with the replace directives of that version's own go.mod.
+func writeModuleFor(ctx context.Context, goBin, dir, module, version string) error {
+	name := path.Base(module)
+	cmd := exec.CommandContext(ctx, goBin, "mod", "download", "-json", module+"@"+version)
 	cmd.Dir = dir
 	cmd.Env = buildEnv()
 	out, err := cmd.Output()
 	var info struct{ GoMod, Error string }
 	_ = json.Unmarshal(out, &info)
 	if err != nil || info.Error != "" || info.GoMod == "" {
-		return fmt.Errorf("download lnd %s: %w %s", cfg.lndVersion, err, info.Error)
+		return fmt.Errorf("download %s %s: %w %s", name, version, err, info.Error)
 	}
-	lndMod, err := os.ReadFile(info.GoMod)
+	modData, err := os.ReadFile(info.GoMod)
 	if err != nil {
-		return fmt.Errorf("read lnd's go.mod: %w", err)
+		return fmt.Errorf("read %s's go.mod: %w", name, err)
 	}
-	src, err := modfile.Parse("go.mod", lndMod, nil)
+	src, err := modfile.Parse("go.mod", modData, nil)
 	if err != nil {
-		return fmt.Errorf("parse lnd %s go.mod: %w", cfg.lndVersion, err)
+		return fmt.Errorf("parse %s %s go.mod: %w", name, version, err)
 	}
 	f := &modfile.File{}
 	if err := f.AddModuleStmt("l402chaos.local/build"); err != nil {
@@ -335,12 +343,12 @@ func writeBuildModule(ctx context.Context, cfg buildConfig, dir string) error {
 			return err
 		}
 	}
-	if err := f.AddRequire(lndModule, cfg.lndVersion); err != nil {
+	if err := f.AddRequire(module, version); err != nil {
 		return err
 	}
 	for _, r := range src.Replace {
 		if r.New.Version == "" {
-			return fmt.Errorf("lnd %s replaces %s with a local path; build it yourself and pass its binary", cfg.lndVersion, r.Old.Path)
+			return fmt.Errorf("%s %s replaces %s with a local path; build it yourself and pass its binary", name, version, r.Old.Path)
 		}
 		if err := f.AddReplace(r.Old.Path, r.Old.Version, r.New.Path, r.New.Version); err != nil {
 			return err

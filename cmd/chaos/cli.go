@@ -164,6 +164,7 @@ func cmdBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var bf binaryFlags
 	bf.register(fs)
 	jsonOut := fs.Bool("json", false, "print the binaries as JSON")
+	withAperture := fs.Bool("aperture", false, "also build (or find in the cache) Aperture, for -provider aperture")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -171,12 +172,30 @@ func cmdBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	var ap struct{ Bin, Version string }
+	if *withAperture {
+		opts := []regtest.BuildOption{regtest.WithProgress(stderr)}
+		if bf.cacheDir != "" {
+			opts = append(opts, regtest.WithCacheDir(bf.cacheDir))
+		}
+		if ap.Bin, ap.Version, err = regtest.EnsureAperture(ctx, opts...); err != nil {
+			return err
+		}
+	}
 	if *jsonOut {
-		return json.NewEncoder(stdout).Encode(bins)
+		return json.NewEncoder(stdout).Encode(struct {
+			regtest.Binaries
+			Aperture        string `json:"aperture,omitempty"`
+			ApertureVersion string `json:"aperture_version,omitempty"`
+		}{bins, ap.Bin, ap.Version})
 	}
 	fmt.Fprintf(stdout, "lnd   %s\n      %s\nbtcd  %s\n      %s\n", bins.LND, firstLine(bins.LNDVersion), bins.Btcd, firstLine(bins.BtcdVersion))
+	if ap.Bin != "" {
+		fmt.Fprintf(stdout, "aperture  %s\n      %s\n", ap.Bin, ap.Version)
+	}
 	return nil
 }
+
 
 func cmdVersion(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("version", stderr)
@@ -202,6 +221,7 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	bk.register(fs)
 	var (
 		noProvider = fs.Bool("no-provider", false, "start only the network, without the L402 provider on bob")
+		provKind   = fs.String("provider", providerFake, "the L402 server: fake (the controllable provider) or aperture (real Aperture, built from its module, selling the provider's services; process backend only)")
 		ledgerOut  = fs.String("ledger-out", "", "write the provider's ledger as JSON to this file on exit")
 		jsonOut    = fs.Bool("json", false, "print the connection details as one JSON object on stdout")
 		envFile    = fs.String("env-file", "", "write the connection details as KEY=value lines here (default: l402chaos.env in the run dir)")
@@ -220,6 +240,9 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if _, _, err := pf.load(); err != nil {
 			return err // a bad provider config fails before minutes of start-up
 		}
+	}
+	if err := checkProviderKind(*provKind, bk.name, &pf); err != nil {
+		return err
 	}
 	buildOpts := bf.options(stderr)
 	log := newLogger(stderr, *verbose)
@@ -264,6 +287,15 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var pi *ProviderInfo
 	switch {
 	case *noProvider:
+	case *provKind == providerAperture:
+		front, err := startApertureFront(ctx, n, &pf, log)
+		if err != nil {
+			return fmt.Errorf("provider: %w", err)
+		}
+		defer front.Close()
+		p = front.Backend
+		v := apertureInfo(front)
+		pi = &v
 	case rt.Name() == backendProcess:
 		bob := n.Node(regtest.Bob)
 		if p, err = startProvider(ctx, bob.LN(), bob.Invoices(), &pf, log); err != nil {

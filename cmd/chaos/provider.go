@@ -27,6 +27,63 @@ type ProviderInfo struct {
 	ControlURL string                 `json:"control_url"`
 	Services   []fakeprovider.Service `json:"services"`
 	Profile    fakeprovider.Profile   `json:"profile"`
+	// Aperture is set when real Aperture sells the services (-provider
+	// aperture): URL and GRPC are then Aperture's, ControlURL the
+	// backend provider's.
+	Aperture *ApertureInfo `json:"aperture,omitempty"`
+}
+
+// ApertureInfo describes real Aperture in front of the provider.
+type ApertureInfo struct {
+	Version string `json:"version"`
+	Log     string `json:"log"`
+	// Backend is the provider behind it (its plain HTTP API).
+	Backend string `json:"backend"`
+}
+
+// The L402 servers -provider chooses.
+const (
+	providerFake     = "fake"
+	providerAperture = "aperture"
+)
+
+// checkProviderKind rejects an unknown -provider, and Aperture where it
+// does not run.
+func checkProviderKind(kind, backend string, pf *providerFlags) error {
+	switch kind {
+	case providerFake:
+		return nil
+	case providerAperture:
+		if backend != backendProcess {
+			return fmt.Errorf("%w: -provider aperture runs on the process backend, not %s", errUsage, backend)
+		}
+		if pf.header != "" || pf.invalid != 0 {
+			return fmt.Errorf("%w: -header and -invalid-credential shape the fake provider's challenges; Aperture writes its own", errUsage)
+		}
+		return nil
+	}
+	return fmt.Errorf("%w: -provider %q: want %s or %s", errUsage, kind, providerFake, providerAperture)
+}
+
+// startApertureFront starts real Aperture in front of the provider,
+// which runs in backend mode with the flags' services.
+func startApertureFront(ctx context.Context, n *regtest.Network, pf *providerFlags, log *slog.Logger) (*live.ApertureFront, error) {
+	cfg, opts, err := pf.load()
+	if err != nil {
+		return nil, err
+	}
+	f, err := live.StartApertureFront(ctx, n, cfg, log, opts...)
+	if errors.Is(err, regtest.ErrInvalidConfig) {
+		return nil, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	return f, err
+}
+
+func apertureInfo(f *live.ApertureFront) ProviderInfo {
+	pi := providerInfo(f.Backend)
+	pi.URL, pi.GRPC = f.URL(), f.GRPCAddr()
+	pi.Aperture = &ApertureInfo{Version: f.Aperture.Version, Log: f.Aperture.LogPath(), Backend: f.Backend.URL()}
+	return pi
 }
 
 func providerInfo(p *fakeprovider.Provider) ProviderInfo {
@@ -46,6 +103,14 @@ func (pi ProviderInfo) Env() string {
 }
 
 func printProvider(w io.Writer, pi ProviderInfo) {
+	if a := pi.Aperture; a != nil {
+		fmt.Fprintf(w, "aperture  %s  (gRPC %s)  real Aperture %s, log %s\nbackend   %s  (the provider behind it)\ncontrol   %s\n",
+			pi.URL, pi.GRPC, a.Version, a.Log, a.Backend, pi.ControlURL)
+		for _, s := range pi.Services {
+			fmt.Fprintf(w, "service   %s/%s/  %d sat per token\n", pi.URL, s.Name, s.PriceSat)
+		}
+		return
+	}
 	fmt.Fprintf(w, "provider  %s  (gRPC %s)\ncontrol   %s\n", pi.URL, pi.GRPC, pi.ControlURL)
 	for _, s := range pi.Services {
 		fmt.Fprintf(w, "service   %s/%s/  %d sat per %s\n", pi.URL, s.Name, s.PriceSat, s.Pricing)
