@@ -38,14 +38,17 @@ type ClientInfo struct {
 
 // Certificate is a certification's result.
 type Certificate struct {
-	Format      int           `json:"format"`
-	Client      ClientInfo    `json:"client"`
-	Tool        string        `json:"tool"`
-	ToolVersion string        `json:"tool_version"`
-	Date        time.Time     `json:"date"`
-	Seed        int64         `json:"seed"`
-	Backend     string        `json:"backend"`
-	Duration    time.Duration `json:"duration_ns"`
+	Format      int        `json:"format"`
+	Client      ClientInfo `json:"client"`
+	Tool        string     `json:"tool"`
+	ToolVersion string     `json:"tool_version"`
+	Date        time.Time  `json:"date"`
+	Seed        int64      `json:"seed"`
+	Backend     string     `json:"backend"`
+	// Provider is the L402 server the cases ran against: "fake" (the
+	// fake provider) or "aperture" (real Aperture in front of it).
+	Provider string        `json:"provider,omitempty"`
+	Duration time.Duration `json:"duration_ns"`
 	// Verdict folds the MUST and SAFETY rules: pass certifies.
 	Verdict Outcome      `json:"verdict"`
 	Counts  Counts       `json:"counts"`
@@ -81,6 +84,7 @@ type Meta struct {
 	ToolVersion string
 	Seed        int64
 	Backend     string
+	Provider    string
 	Started     time.Time
 	Partial     bool
 }
@@ -90,7 +94,7 @@ func NewCertificate(m Meta, cases []CaseResult) *Certificate {
 	rules := Judge(Descriptor{Adapter: DescriptorVersion, Name: m.Client.Name, Capabilities: m.Client.Capabilities}, cases)
 	c := &Certificate{
 		Format: Format, Client: m.Client, Tool: "l402chaos", ToolVersion: m.ToolVersion, Date: m.Started.UTC(),
-		Seed: m.Seed, Backend: m.Backend, Duration: time.Since(m.Started).Round(time.Millisecond),
+		Seed: m.Seed, Backend: m.Backend, Provider: m.Provider, Duration: time.Since(m.Started).Round(time.Millisecond),
 		Verdict: Verdict(rules), Counts: count(rules), Rules: rules, AdapterErrors: adapterErrors(cases), Partial: m.Partial,
 	}
 	if m.Started.IsZero() {
@@ -205,6 +209,9 @@ func (c *Certificate) WriteMarkdown(w io.Writer) error {
 	fmt.Fprintf(&b, "# l402chaos certificate: %s\n\n", c.clientName())
 	fmt.Fprintf(&b, "**%s**\n\n", c.Headline())
 	fmt.Fprintf(&b, "l402chaos %s, %s, seed %d, backend %s, %d cases in %s.", c.ToolVersion, c.Date.Format("2006-01-02"), c.Seed, c.Backend, len(c.Cases), c.Duration.Round(time.Second))
+	if c.Provider != "" && c.Provider != "fake" {
+		fmt.Fprintf(&b, " Provider: real %s.", c.Provider)
+	}
 	if !c.Client.Described {
 		b.WriteString(" The client gave no descriptor: the adapter protocol v1 (GET and POST over HTTP) was assumed.")
 	}

@@ -128,6 +128,23 @@ func TestPlan(t *testing.T) {
 	require.True(t, names["token-reuse@lsat"] && names["token-revoked"], "every dialect runs its scenarios over gRPC")
 	require.False(t, names["crash-htlc-held"])
 
+	// With real Aperture the catalogue runs in its dialect; what needs the
+	// fake provider's challenges or tokens does not apply.
+	p, err = certify.Plan(certify.PlanConfig{Descriptor: all, Provider: certify.ProviderAperture})
+	require.NoError(t, err)
+	skips = map[string]string{}
+	for _, c := range p {
+		skips[c.Name()] = c.Skip
+	}
+	require.Empty(t, skips["response-lost-after-processing@aperture"])
+	require.Empty(t, skips["crash-after-settlement@aperture"])
+	require.Empty(t, skips["token-reuse@grpc"])
+	require.Contains(t, skips["crash-htlc-held@aperture"], "hold-invoice knob")
+	require.Contains(t, skips["token-revoked@aperture"], "revokes")
+	require.Contains(t, skips["hash-mismatch@aperture"], "challenges")
+	require.Contains(t, skips["token-reuse@lsat"], "writes its own challenges")
+	require.NotContains(t, skips, "crash-htlc-held", "the current dialect's catalogue does not run")
+
 	p, err = certify.Plan(certify.PlanConfig{Descriptor: getOnly, Cases: regexp.MustCompile(`@lsat$`)})
 	require.NoError(t, err)
 	require.Len(t, p, 2)

@@ -9,8 +9,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/l402chaos/l402chaos/fakeprovider"
 	"github.com/l402chaos/l402chaos/harness"
 	"github.com/l402chaos/l402chaos/harness/check"
+	"github.com/l402chaos/l402chaos/harness/fault"
 	"github.com/l402chaos/l402chaos/harness/history"
 	"github.com/l402chaos/l402chaos/scenarios"
 )
@@ -76,7 +78,17 @@ type PlanConfig struct {
 	Cases *regexp.Regexp
 	// Dialects, when set, limits the dialects.
 	Dialects []string
+	// Provider is the L402 server: "" (the fake provider) or
+	// ProviderAperture (real Aperture in front of the provider). Aperture
+	// speaks one dialect, and mints the challenges itself: the whole
+	// catalogue runs in the aperture dialect (grpc for a gRPC-only
+	// client), the other dialects and the scenarios that need the fake
+	// provider's challenges or tokens are not applicable.
+	Provider string
 }
+
+// ProviderAperture: real Aperture sells the provider's services.
+const ProviderAperture = "aperture"
 
 // Plan lists the cases of a certification, in the order they run: the
 // catalogue in the current dialect, then the dialect scenarios in each
@@ -102,6 +114,9 @@ func Plan(cfg PlanConfig) ([]Planned, error) {
 			continue
 		}
 		whole := d.Name == DialectL402
+		if cfg.Provider == ProviderAperture {
+			whole = d.Name == DialectAperture
+		}
 		if grpcOnly {
 			whole, d.Transport = d.Name == DialectGRPC, harness.TransportGRPC
 		}
@@ -133,6 +148,9 @@ func Plan(cfg PlanConfig) ([]Planned, error) {
 		}
 		if p.Skip == "" && c.Scenario.NeedsIsolation && !cfg.Isolation {
 			p.Skip = "not applicable on this backend: it isolates a node (run it with -backend containers)"
+		}
+		if p.Skip == "" && cfg.Provider == ProviderAperture {
+			p.Skip = apertureSkip(c)
 		}
 		out = append(out, p)
 	}
@@ -525,4 +543,21 @@ func durationOf(cases []CaseResult) time.Duration {
 		}
 	}
 	return d
+}
+
+// apertureSkip says why a case does not apply with real Aperture as the
+// provider, or "".
+func apertureSkip(c Case) string {
+	if c.Dialect.Header.Generation != fakeprovider.GenAperture {
+		return "not applicable with real Aperture: it writes its own challenges (the aperture dialect)"
+	}
+	if c.Scenario.Network.InvoiceExpiry != 0 {
+		return "not applicable with real Aperture: its invoices have an expiry of their own"
+	}
+	for _, f := range append(slices.Clone(c.Scenario.Setup), c.Scenario.Faults...) {
+		if why := fault.FakeProviderOnly(f); why != "" {
+			return "not applicable with real Aperture: " + why
+		}
+	}
+	return ""
 }

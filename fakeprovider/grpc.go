@@ -43,8 +43,15 @@ func (p *Provider) newGRPCServer() *grpc.Server {
 func (p *Provider) serveGRPC(_ any, stream grpc.ServerStream) error {
 	ctx := stream.Context()
 	method, _ := grpc.MethodFromServerStream(stream)
-	rec := Request{Seq: p.ledger.begin(), Time: p.now(), Transport: "grpc", Method: http.MethodPost, Path: method}
-	defer func() { p.record(rec) }()
+	rec := Request{Time: p.now(), Transport: "grpc", Method: http.MethodPost, Path: method}
+	md, _ := metadata.FromIncomingContext(ctx)
+	if seq, ok := p.frontSeq(first(md.Get(strings.ToLower(FrontSeqHeader)))); ok {
+		rec.Seq = seq // the front records the request, with what happened here
+		defer func() { p.backed(rec) }()
+	} else {
+		rec.Seq = p.ledger.begin()
+		defer func() { p.record(rec) }()
+	}
 
 	var msg emptypb.Empty
 	if err := stream.RecvMsg(&msg); err != nil {
@@ -52,7 +59,6 @@ func (p *Provider) serveGRPC(_ any, stream grpc.ServerStream) error {
 		rec.Status = http.StatusBadRequest
 		return status.Error(codes.InvalidArgument, "read request: "+err.Error())
 	}
-	md, _ := metadata.FromIncomingContext(ctx)
 	in := &incoming{transport: "grpc", method: http.MethodPost, path: grpcPath(method), body: msg.ProtoReflect().GetUnknown()}
 	if keys := md.Get("idempotency-key"); len(keys) > 0 {
 		in.key = keys[0]

@@ -55,8 +55,13 @@ type Provider struct {
 	// tlsSrv serves the gRPC port over TLS, HTTP and gRPC alike, for a
 	// proxy in front (backend mode); nil otherwise.
 	tlsSrv *http.Server
-	ctlSrv *http.Server
-	closed bool
+	// front, when set, is the L402 proxy the HTTP face forwards to;
+	// backedRecs holds what the backend did with each fronted request
+	// (by the front's sequence number) until the front records it.
+	front      *front
+	backedRecs sync.Map
+	ctlSrv     *http.Server
+	closed     bool
 }
 
 // rebindTimeout bounds waiting for a port to be free again after a
@@ -240,6 +245,10 @@ func (p *Provider) listenAPIs(ctx context.Context) error {
 	}
 	p.addrs.http, p.addrs.grpc = hl.Addr().String(), gl.Addr().String()
 	p.httpSrv = &http.Server{Handler: p, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10}
+	// HTTP/1.1 and h2c: a front takes gRPC calls on this port too.
+	p.httpSrv.Protocols = new(http.Protocols)
+	p.httpSrv.Protocols.SetHTTP1(true)
+	p.httpSrv.Protocols.SetUnencryptedHTTP2(true)
 	p.grpcSrv = p.newGRPCServer()
 	go func() { _ = p.httpSrv.Serve(hl) }()
 	if !p.backend {
@@ -263,7 +272,7 @@ func (p *Provider) listenAPIs(ctx context.Context) error {
 				p.grpcSrv.ServeHTTP(w, r)
 				return
 			}
-			p.ServeHTTP(w, r)
+			p.serveHTTP(w, r)
 		}),
 	}
 	go func() { _ = p.tlsSrv.ServeTLS(gl, "", "") }()

@@ -336,8 +336,23 @@ func (i *idempotency) reset() {
 
 // ServeHTTP is the provider's L402 HTTP API.
 func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	rec := Request{Seq: p.ledger.begin(), Time: p.now(), Transport: "http", Method: r.Method, Path: r.URL.Path}
-	defer func() { p.record(rec) }()
+	if f := p.frontFor(); f != nil {
+		p.serveFront(f, w, r)
+		return
+	}
+	p.serveHTTP(w, r)
+}
+
+// serveHTTP serves one request itself.
+func (p *Provider) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	rec := Request{Time: p.now(), Transport: "http", Method: r.Method, Path: r.URL.Path}
+	if seq, ok := p.frontSeq(r.Header.Get(FrontSeqHeader)); ok {
+		rec.Seq = seq // the front records the request, with what happened here
+		defer func() { p.backed(rec) }()
+	} else {
+		rec.Seq = p.ledger.begin()
+		defer func() { p.record(rec) }()
+	}
 
 	in, a := p.readHTTP(w, r, &rec)
 	if a == nil {

@@ -12,9 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/l402chaos/l402chaos/certify"
+	"github.com/l402chaos/l402chaos/certify/certifytest"
 	"github.com/l402chaos/l402chaos/client"
 	"github.com/l402chaos/l402chaos/fakeprovider"
 	"github.com/l402chaos/l402chaos/fakeprovider/fakeprovidertest"
+	"github.com/l402chaos/l402chaos/harness/adapter"
 	"github.com/l402chaos/l402chaos/harness/live"
 	"github.com/l402chaos/l402chaos/regtest"
 	"github.com/l402chaos/l402chaos/regtest/regtesttest"
@@ -234,4 +237,25 @@ func mustBinary(t *testing.T, m *macaroon.Macaroon) []byte {
 	b, err := m.MarshalBinary()
 	require.NoError(t, err)
 	return b
+}
+
+// TestCertifyThroughAperture certifies the reference client through real
+// Aperture on a slice of the catalogue (chaos certify -provider aperture
+// runs all of it): a fresh purchase and a reused token over HTTP and
+// gRPC, a response lost after a paid operation, a crash after the
+// payment settled, the link cut after the payment. Each case must be
+// valid with its coverage reached, judged against LND's ledgers and the
+// requests the provider's face recorded on the way to Aperture.
+func TestCertifyThroughAperture(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs aperture, lnd and btcd")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	cmd, err := adapter.ReferenceCommand(ctx, t.TempDir())
+	require.NoError(t, err)
+	certifytest.Run(t, certifytest.Exec(cmd...), certifytest.WithAperture(), certifytest.WithStrictCases(),
+		certifytest.WithDescriptor(certify.Descriptor{Adapter: certify.DescriptorVersion, Name: "l402chaos reference client (exec)",
+			Capabilities: []certify.Capability{certify.HTTP, certify.Post, certify.GRPC}}),
+		certifytest.WithCases(`^(token-reuse@aperture|token-reuse@grpc|response-lost-after-processing@aperture|crash-after-settlement@aperture|partition-after-payment@aperture)$`))
 }

@@ -53,6 +53,7 @@ type config struct {
 	out        string
 	strict     bool
 	log        *slog.Logger
+	provider   string
 }
 
 // Option configures Run.
@@ -67,6 +68,17 @@ func WithStart(start harness.StartFunc, isolation bool) Option {
 			return fmt.Errorf("WithStart: nil start function")
 		}
 		c.start, c.isolation = start, isolation
+		return nil
+	}
+}
+
+// WithAperture runs the cases against real Aperture in front of the
+// provider (live.StartAperture, local processes): the catalogue in the
+// aperture dialect, the cases that need the fake provider's challenges
+// not applicable.
+func WithAperture() Option {
+	return func(c *config) error {
+		c.start, c.isolation, c.provider = live.StartAperture, false, certify.ProviderAperture
 		return nil
 	}
 }
@@ -192,7 +204,7 @@ func Run(t *testing.T, client harness.ClientFunc, opts ...Option) *certify.Certi
 	if cfg.out == "" {
 		cfg.out = t.TempDir()
 	}
-	plan, err := certify.Plan(certify.PlanConfig{Descriptor: cfg.descriptor, Isolation: cfg.isolation, Cases: cfg.cases, Dialects: cfg.dialects})
+	plan, err := certify.Plan(certify.PlanConfig{Descriptor: cfg.descriptor, Isolation: cfg.isolation, Cases: cfg.cases, Dialects: cfg.dialects, Provider: cfg.provider})
 	if err != nil {
 		t.Fatalf("certifytest: %v", err)
 	}

@@ -39,6 +39,7 @@ type certifySettings struct {
 	verbose    bool
 	list       bool
 	backend    backendFlag
+	provider   string
 }
 
 func parseCertifyFlags(args []string, stderr io.Writer) (certifySettings, error) {
@@ -53,11 +54,12 @@ func parseCertifyFlags(args []string, stderr io.Writer) (certifySettings, error)
 		dialects   = fs.String("dialect", "", "run only these dialects, comma-separated (default: all: "+strings.Join(certify.DialectNames(), ", ")+")")
 		verbose    = fs.Bool("v", false, "log the harness's progress on stderr")
 		list       = fs.Bool("rules", false, "print the rule catalogue and exit")
+		provider   = fs.String("provider", providerFake, "the L402 server: fake (the controllable provider) or aperture (real Aperture in front of it; the cases it can run)")
 		backend    backendFlag
 	)
 	backend.register(fs)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: chaos certify [-client-cmd 'command args'] [-client-name N] [-descriptor FILE] [-out DIR] [-seed N] [-case regexp] [-dialect d1,d2] [-backend process|containers] [-rules] [-v]")
+		fmt.Fprintln(stderr, "usage: chaos certify [-client-cmd 'command args'] [-client-name N] [-descriptor FILE] [-out DIR] [-seed N] [-case regexp] [-dialect d1,d2] [-backend process|containers] [-provider fake|aperture] [-rules] [-v]")
 		fmt.Fprintln(stderr, "Runs the certification suite (the scenario catalogue in every L402 dialect a correct server speaks)")
 		fmt.Fprintln(stderr, "against a client and writes its certificate: certificate.json, .md, .html and JUnit (docs/rules.md).")
 		fmt.Fprintln(stderr, "Exit 0 every MUST and SAFETY rule passed, 1 one failed, 3 one could not be judged, 64 bad usage.")
@@ -68,8 +70,11 @@ func parseCertifyFlags(args []string, stderr io.Writer) (certifySettings, error)
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	s := certifySettings{name: *name, descriptor: *descriptor, out: *out, seed: *seed, verbose: *verbose, list: *list, backend: backend}
+	s := certifySettings{name: *name, descriptor: *descriptor, out: *out, seed: *seed, verbose: *verbose, list: *list, backend: backend, provider: *provider}
 	if err := backend.check(); err != nil {
+		return s, err
+	}
+	if err := checkProviderKind(*provider, backend.name, &providerFlags{}); err != nil {
 		return s, err
 	}
 	if set["client-cmd"] {
@@ -164,7 +169,7 @@ func certifyClient(ctx context.Context, args []string, stdout, stderr io.Writer)
 		// Nothing can be judged of a client whose command does not run:
 		// every rule is unknown, never failed.
 		fmt.Fprintf(stderr, "chaos certify: %v\n", err)
-		cert := certify.NewCertificate(certify.Meta{Client: info, ToolVersion: version(), Seed: s.seed, Backend: s.backend.name, Started: started}, nil)
+		cert := certify.NewCertificate(certify.Meta{Client: info, ToolVersion: version(), Seed: s.seed, Backend: s.backend.name, Provider: s.provider, Started: started}, nil)
 		cert.AdapterErrors = []string{err.Error()}
 		if werr := cert.WriteDir(s.out); werr != nil {
 			return werr
@@ -178,7 +183,7 @@ func certifyClient(ctx context.Context, args []string, stdout, stderr io.Writer)
 
 	plan, err := certify.Plan(certify.PlanConfig{
 		Descriptor: certify.Descriptor{Adapter: certify.DescriptorVersion, Name: info.Name, Capabilities: info.Capabilities},
-		Isolation:  s.backend.name == backendContainers, Cases: s.cases, Dialects: s.dialects,
+		Isolation:  s.backend.name == backendContainers, Cases: s.cases, Dialects: s.dialects, Provider: providerPlan(s.provider),
 	})
 	if err != nil {
 		return err
@@ -192,7 +197,11 @@ func certifyClient(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	defer release()
 	newClient := execClientFunc(command, log)
-	runner, err := harness.NewRunner(live.StartOn(rt), newClient,
+	start := live.StartOn(rt)
+	if s.provider == providerAperture {
+		start = live.StartAperture
+	}
+	runner, err := harness.NewRunner(start, newClient,
 		harness.WithLogger(log), harness.WithReportDir(filepath.Join(s.out, "cases")), harness.WithClientName(info.Name))
 	if err != nil {
 		return err
@@ -204,7 +213,7 @@ func certifyClient(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if s.randSeed {
 		how = " (random; pass -seed to repeat it)"
 	}
-	fmt.Fprintf(stdout, "l402chaos certify: %s, %d cases, seed %d%s, backend %s\n", info.Name, len(plan), s.seed, how, s.backend.name)
+	fmt.Fprintf(stdout, "l402chaos certify: %s, %d cases, seed %d%s, backend %s, provider %s\n", info.Name, len(plan), s.seed, how, s.backend.name, s.provider)
 	var results []certify.CaseResult
 	unusable := 0
 	for i, p := range plan {
@@ -235,7 +244,7 @@ func certifyClient(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	interrupted := ctx.Err() != nil
 	cert := certify.NewCertificate(certify.Meta{
-		Client: info, ToolVersion: version(), Seed: s.seed, Backend: s.backend.name, Started: started,
+		Client: info, ToolVersion: version(), Seed: s.seed, Backend: s.backend.name, Provider: s.provider, Started: started,
 		Partial: s.cases != nil || len(s.dialects) > 0 || interrupted,
 	}, results)
 	if err := cert.WriteDir(s.out); err != nil {
@@ -303,7 +312,18 @@ func certifyReplay(s certifySettings, c string, seed int64) string {
 	if s.backend.name != backendProcess {
 		line += " -backend=" + s.backend.name
 	}
+	if s.provider == providerAperture {
+		line += " -provider=" + providerAperture
+	}
 	return line
+}
+
+// providerPlan is the provider as the plan names it.
+func providerPlan(kind string) string {
+	if kind == providerAperture {
+		return certify.ProviderAperture
+	}
+	return ""
 }
 
 // writeRuleResults prints the rule table.

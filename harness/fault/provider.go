@@ -177,3 +177,38 @@ func (r RevokeTokens) Inject(ctx context.Context, env *harness.Env) (harness.Hea
 	}
 	return noHeal, nil
 }
+
+// challengeKnobs act on the challenges the fake provider mints; where
+// another server (real Aperture) mints them, they have nothing to act on.
+var challengeKnobs = map[fakeprovider.KnobKind]bool{
+	fakeprovider.ExpiredInvoice: true, fakeprovider.AmountlessInvoice: true, fakeprovider.OverpricedInvoice: true,
+	fakeprovider.HashMismatch: true, fakeprovider.ReusedInvoice: true, fakeprovider.HoldInvoice: true,
+	fakeprovider.RejectPaid: true,
+}
+
+// FakeProviderOnly says why f needs the fake provider to mint the
+// challenges and keep the tokens (a challenge knob, a hold invoice,
+// revoked tokens, a restart that loses the root keys), or "" when it
+// works with any L402 server in front of the provider. Wrappers are
+// looked through.
+func FakeProviderOnly(f harness.Fault) string {
+	switch f := f.(type) {
+	case *Triggered:
+		return FakeProviderOnly(f.Fault)
+	case *Timed:
+		return FakeProviderOnly(f.Fault)
+	case *Bounded:
+		return FakeProviderOnly(f.Fault)
+	case Knob:
+		if challengeKnobs[f.Knob.Kind] {
+			return "the " + string(f.Knob.Kind) + " knob acts on the fake provider's challenges"
+		}
+	case RevokeTokens:
+		return "it revokes the fake provider's tokens"
+	case ResolveHolds:
+		return "it resolves the fake provider's hold invoices"
+	case RestartProvider:
+		return "it restarts the fake provider's L402 APIs"
+	}
+	return ""
+}

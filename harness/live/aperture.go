@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/l402chaos/l402chaos/fakeprovider"
+	"github.com/l402chaos/l402chaos/harness"
 	"github.com/l402chaos/l402chaos/regtest"
 )
 
@@ -46,20 +47,8 @@ func StartApertureFront(ctx context.Context, n *regtest.Network, cfg fakeprovide
 	if err != nil {
 		return nil, fmt.Errorf("start the provider behind aperture: %w", err)
 	}
-	acfg := regtest.ApertureConfig{
-		LNDHost: payee.RPCAddr(), LNDTLSCert: payee.TLSCertPath(), LNDMacaroonDir: filepath.Dir(payee.AdminMacaroonPath()),
-	}
-	for _, s := range cfg.Services {
-		acfg.Services = append(acfg.Services, regtest.ApertureService{
-			Name:       s.Name,
-			PathRegexp: "^/" + regexp.QuoteMeta(s.Name) + "[/.]",
-			Backend:    backend.GRPCAddr(), Protocol: "https",
-			PriceSat:   s.PriceSat,
-			TimeoutSec: int64(time.Duration(s.TokenTTL) / time.Second),
-		})
-	}
 	start := time.Now()
-	ap, err := regtest.StartAperture(ctx, n, bin, version, acfg)
+	ap, err := regtest.StartAperture(ctx, n, bin, version, apertureConfig(payee, cfg, backend.GRPCAddr()))
 	if err != nil {
 		backend.Close()
 		return nil, err
@@ -79,3 +68,51 @@ func (f *ApertureFront) GRPCAddr() string { return f.Aperture.Endpoint.Host }
 func (f *ApertureFront) Close() error {
 	return errors.Join(f.Aperture.Close(), f.Backend.Close())
 }
+
+// apertureConfig sells cfg's services from payee's LND, one Aperture
+// service per provider service at its price, proxied to the provider's
+// backend listener; a per-token lifetime becomes Aperture's timeout caveat.
+func apertureConfig(payee *regtest.Node, cfg fakeprovider.Config, backend string) regtest.ApertureConfig {
+	acfg := regtest.ApertureConfig{
+		LNDHost: payee.RPCAddr(), LNDTLSCert: payee.TLSCertPath(), LNDMacaroonDir: filepath.Dir(payee.AdminMacaroonPath()),
+	}
+	for _, s := range cfg.Services {
+		acfg.Services = append(acfg.Services, regtest.ApertureService{
+			Name:       s.Name,
+			PathRegexp: "^/" + regexp.QuoteMeta(s.Name) + "[/.]",
+			Backend:    backend, Protocol: "https",
+			PriceSat:   s.PriceSat,
+			TimeoutSec: int64((time.Duration(s.TokenTTL) + time.Second - 1) / time.Second),
+		})
+	}
+	return acfg
+}
+
+// StartAperture is a harness.StartFunc on local processes with real
+// Aperture selling the provider's services: the client's HTTP and gRPC
+// calls go through client-provider to the provider's face, which forwards
+// each to Aperture and records it with the challenge Aperture answered
+// (fakeprovider.Provider.SetFront); Aperture, on the payee's LND, calls the
+// provider's backend listener. Networks that need what only the fake
+// provider does (its challenge dialects, an invoice expiry of its own)
+// are refused with ErrNotApplicable.
+func StartAperture(ctx context.Context, n harness.Network, log *slog.Logger) (harness.Environment, error) {
+	if n.Header != nil && n.Header.Generation != string(fakeprovider.GenAperture) {
+		return nil, fmt.Errorf("%w: real Aperture writes its own challenges (%s), not %s", ErrNotApplicable, fakeprovider.GenAperture, n.Header.Generation)
+	}
+	if n.InvalidCredential == 401 {
+		return nil, fmt.Errorf("%w: real Aperture answers a bad credential with a new challenge, not 401", ErrNotApplicable)
+	}
+	if n.InvoiceExpiry != 0 {
+		return nil, fmt.Errorf("%w: real Aperture's invoices have an expiry of their own", ErrNotApplicable)
+	}
+	b, err := startWith(ctx, n, log, regtest.Processes{}, true)
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// ErrNotApplicable: the network asks for something the chosen provider
+// cannot do.
+var ErrNotApplicable = errors.New("not applicable")

@@ -28,8 +28,9 @@ type Backend struct {
 	log    *slog.Logger
 	net    *regtest.Network
 	links  *Links
-	prov   *fakeprovider.Provider // in this process (local processes)
-	pp     *ProviderProgram       // a program of the network (containers)
+	prov   *fakeprovider.Provider   // in this process (local processes)
+	pp     *ProviderProgram         // a program of the network (containers)
+	ap     *regtest.ApertureProcess // real Aperture in front of the provider, when asked for
 	ctl    fakeprovider.Controller
 	payer  *regtest.Node
 	payee  *regtest.Node
@@ -77,7 +78,11 @@ func StartOn(rt regtest.Runtime) harness.StartFunc {
 	}
 }
 
-func start(ctx context.Context, n harness.Network, log *slog.Logger, rt regtest.Runtime) (_ *Backend, err error) {
+func start(ctx context.Context, n harness.Network, log *slog.Logger, rt regtest.Runtime) (*Backend, error) {
+	return startWith(ctx, n, log, rt, false)
+}
+
+func startWith(ctx context.Context, n harness.Network, log *slog.Logger, rt regtest.Runtime, aperture bool) (_ *Backend, err error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -139,14 +144,38 @@ func start(ctx context.Context, n harness.Network, log *slog.Logger, rt regtest.
 	// it is a program of the network beside the nodes (a container the
 	// faults can pause or cut off), reached through its control API.
 	var provUpstream, provGRPC string
-	if chaosBin == "" {
+	switch {
+	case aperture:
+		if chaosBin != "" {
+			return nil, fmt.Errorf("%w: aperture runs on the process backend", ErrNotApplicable)
+		}
+		bin, version, err := regtest.EnsureAperture(ctx)
+		if err != nil {
+			return nil, err
+		}
+		b.cfg.Backend = true
+		b.prov, err = fakeprovider.Start(ctx, fakeprovider.NewLND(b.payee.LN(), b.payee.Invoices()), b.cfg,
+			fakeprovider.WithLogger(log.With("component", "provider")), fakeprovider.WithObserver(b.observe))
+		if err != nil {
+			return nil, fmt.Errorf("start provider: %w", err)
+		}
+		if b.ap, err = regtest.StartAperture(ctx, b.net, bin, version, apertureConfig(b.payee, b.cfg, b.prov.GRPCAddr())); err != nil {
+			return nil, err
+		}
+		if err := b.prov.SetFront(b.ap.Endpoint.Host); err != nil {
+			return nil, err
+		}
+		// The provider's face takes HTTP and h2c gRPC alike.
+		b.ctl, provUpstream = b.prov.Controller(), strings.TrimPrefix(b.prov.URL(), "http://")
+		provGRPC = provUpstream
+	case chaosBin == "":
 		b.prov, err = fakeprovider.Start(ctx, fakeprovider.NewLND(b.payee.LN(), b.payee.Invoices()), b.cfg,
 			fakeprovider.WithLogger(log.With("component", "provider")), fakeprovider.WithObserver(b.observe))
 		if err != nil {
 			return nil, fmt.Errorf("start provider: %w", err)
 		}
 		b.ctl, provUpstream, provGRPC = b.prov.Controller(), strings.TrimPrefix(b.prov.URL(), "http://"), b.prov.GRPCAddr()
-	} else {
+	default:
 		b.pp, err = StartProviderProgram(ctx, b.net, b.payee, b.cfg, chaosBin, b.observe, log.With("component", "provider"))
 		if err != nil {
 			return nil, fmt.Errorf("start provider: %w", err)
@@ -263,6 +292,9 @@ func (b *Backend) Close() error {
 	b.closeOnce.Do(func() {
 		b.cancel()
 		var errs []error
+		if b.ap != nil {
+			errs = append(errs, b.ap.Close())
+		}
 		if b.prov != nil {
 			errs = append(errs, b.prov.Close())
 		}

@@ -179,7 +179,9 @@ func configFromEnv() (config, error) {
 
 // buy makes the call through the interceptor and tells what happened.
 func buy(log *slog.Logger, c config) report {
-	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+	// The report must be out by the deadline: the call gets nine tenths
+	// of it, the rest is for reading the store and printing.
+	ctx, cancel := context.WithTimeout(context.Background(), c.timeout*9/10)
 	defer cancel()
 
 	dir := filepath.Join(c.stateDir, c.service)
@@ -237,7 +239,9 @@ func buy(log *slog.Logger, c config) report {
 	if err != nil {
 		return done(report{Error: "connect to lnd: " + err.Error()})
 	}
-	defer lnd.Close()
+	// Not closed: Close waits for lndclient's calls under way, and the
+	// process ends with the report anyway.
+	_ = lnd
 
 	ic := l402.NewInterceptor(&lnd.LndServices, store, c.timeout,
 		btcutil.Amount(c.maxCost), maxFeeSat, true)
