@@ -5,8 +5,11 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -53,7 +56,11 @@ func TestAperture(t *testing.T) {
 
 	front, err := live.StartApertureFront(ctx, n, fakeprovider.DefaultConfig(), log)
 	require.NoError(t, err)
-	t.Cleanup(func() { require.NoError(t, front.Close()) })
+	t.Cleanup(func() {
+		require.NoError(t, front.Close())
+		_, err := os.Stat(front.Aperture.Dir)
+		require.True(t, errors.Is(err, os.ErrNotExist), "Aperture's database, keys and configuration are removed: %v", err)
+	})
 	fakeCfg := fakeprovider.DefaultConfig()
 	fakeCfg.Profile.Header.Generation = fakeprovider.GenAperture
 	fake := fakeprovidertest.Start(t, bob, fakeCfg)
@@ -61,6 +68,24 @@ func TestAperture(t *testing.T) {
 	real := server{"aperture", front.URL(), front.GRPCAddr()}
 	imitation := server{"fake provider (aperture profile)", fake.URL(), fake.GRPCAddr()}
 	servers := []server{real, imitation}
+
+	// An Aperture that does not start says which step failed and where
+	// its log is, and leaves nothing behind.
+	t.Run("failed start", func(t *testing.T) {
+		cfg := regtest.ApertureConfig{LNDHost: bob.RPCAddr(), LNDTLSCert: bob.TLSCertPath(), LNDMacaroonDir: filepath.Dir(bob.AdminMacaroonPath()),
+			Services: []regtest.ApertureService{{Name: "data", PathRegexp: "^/data[/.]", Backend: fake.GRPCAddr(), Protocol: "https", PriceSat: 100}}}
+		before, _ := filepath.Glob(filepath.Join(n.Dir(), "aperture-*"))
+		_, err := regtest.StartAperture(ctx, n, "/bin/false", "broken", cfg)
+		require.ErrorIs(t, err, regtest.ErrAperture)
+		first, _, _ := strings.Cut(err.Error(), "\n")
+		require.Contains(t, first, "start")
+		require.Contains(t, first, "aperture.log")
+		after, _ := filepath.Glob(filepath.Join(n.Dir(), "aperture-*"))
+		require.Equal(t, before, after, "its directory is removed")
+		cfg.Services[0].Protocol = "grpc"
+		_, err = regtest.StartAperture(ctx, n, "/bin/false", "broken", cfg)
+		require.ErrorIs(t, err, regtest.ErrInvalidConfig, "the configuration is checked before anything starts")
+	})
 
 	t.Run("challenge", func(t *testing.T) {
 		shapes := map[string][]string{}

@@ -292,7 +292,12 @@ func StartAperture(ctx context.Context, n *Network, bin, version string, cfg Ape
 	}
 	a := &ApertureProcess{Endpoint: ep, Dir: dir, Version: version, proc: proc}
 	if err := a.waitReady(ctx); err != nil {
-		msg := fmt.Errorf("%w: start: %w (log %s):\n%s", ErrAperture, err, logPath, LogTail(logPath, 15))
+		// One line says the step and the log; the log's last lines follow
+		// (an exit error carries them already).
+		msg := fmt.Errorf("%w: start (log %s): %w", ErrAperture, logPath, err)
+		if !errors.Is(err, ErrExited) {
+			msg = fmt.Errorf("%w\n%s", msg, LogTail(logPath, 15))
+		}
 		a.Close()
 		return nil, msg
 	}
