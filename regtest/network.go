@@ -80,6 +80,7 @@ type config struct {
 	interpose   func(Hop) (string, error)
 	runtime     Runtime
 	onOpen      func(context.Context, Sandbox, string) error
+	onNodes     func(context.Context, *Network) error
 }
 
 // Option adjusts a Network. Options validate their arguments.
@@ -374,6 +375,12 @@ func startFresh(ctx context.Context, cfg config, bins Binaries) (_ *Network, err
 		return nil, err
 	}
 	ph.done("ready")
+	if cfg.onNodes != nil {
+		if err := cfg.onNodes(ctx, n); err != nil {
+			return nil, err
+		}
+		ph.done("hook")
+	}
 	n.log.Info("network started", "dir", n.dir, "phases", ph)
 	return n, nil
 }

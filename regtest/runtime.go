@@ -183,6 +183,22 @@ func WithOnOpen(f func(ctx context.Context, sb Sandbox, runDir string) error) Op
 	}
 }
 
+// WithOnNodes calls f once the nodes are defined (their addresses
+// allocated, their certificates and macaroons in place) and, on a network
+// started from a snapshot, while they start: for a program that talks to
+// the nodes and can wait for them (the provider), so that its start
+// overlaps theirs. Start returns when f has returned and fails with its
+// error. A network made for a snapshot does not call it.
+func WithOnNodes(f func(ctx context.Context, n *Network) error) Option {
+	return func(c *config) error {
+		if f == nil {
+			return errors.New("nodes hook is nil")
+		}
+		c.onNodes = f
+		return nil
+	}
+}
+
 // Isolator is a Proc that can be cut from its network as a whole (a
 // container disconnected from the run's network: every connection to
 // and from it fails at the IP level, the harness's included) and joined

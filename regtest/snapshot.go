@@ -104,7 +104,7 @@ func ensureSnapshot(ctx context.Context, cfg config, bins Binaries) (string, sna
 	fresh.snapshot, fresh.keep = false, false
 	// The snapshot is made without proxies: it must not depend on the
 	// caller's, and the restored nodes ask for their hops afresh.
-	fresh.interpose, fresh.onOpen = nil, nil
+	fresh.interpose, fresh.onOpen, fresh.onNodes = nil, nil, nil
 	n, err := startFresh(ctx, fresh, bins)
 	if err != nil {
 		return "", snapshotMeta{}, fmt.Errorf("make snapshot: %w", err)
@@ -203,18 +203,37 @@ func startFromSnapshot(ctx context.Context, cfg config, bins Binaries) (_ *Netwo
 	if err := n.addNodes(); err != nil {
 		return nil, err
 	}
+	// The hook (a program that talks to the nodes, the provider) starts
+	// with them: the node files it needs are in place, and it waits for
+	// the nodes itself.
+	hooked := make(chan error, 1)
+	hctx, hcancel := context.WithCancel(ctx)
+	defer hcancel()
+	if cfg.onNodes != nil {
+		go func() { hooked <- cfg.onNodes(hctx, n) }()
+	} else {
+		hooked <- nil
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	for _, node := range n.nodes {
 		g.Go(func() error { return node.Start(gctx) })
 	}
 	if err := g.Wait(); err != nil {
+		hcancel()
+		<-hooked
 		return nil, err
 	}
 	ph.done("lnd")
 	if err := n.WaitReady(ctx); err != nil {
+		hcancel()
+		<-hooked
 		return nil, err
 	}
 	ph.done("channels")
+	if err := <-hooked; err != nil {
+		return nil, err
+	}
+	ph.done("hook")
 	n.log.Info("network started from snapshot", "dir", n.dir, "phases", ph)
 	return n, nil
 }

@@ -18,6 +18,11 @@ import (
 	"github.com/l402chaos/l402chaos/regtest"
 	"github.com/lightningnetwork/lnd/lnrpc"
 	"github.com/lightningnetwork/lnd/lnrpc/invoicesrpc"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/l402chaos/l402chaos/internal/wait"
 )
 
 // ProviderInfo locates a running provider.
@@ -190,6 +195,30 @@ func startProvider(ctx context.Context, ln lnrpc.LightningClient, inv invoicesrp
 // probeTimeout bounds the first call to a user's LND.
 const probeTimeout = 30 * time.Second
 
+// probeLND asks LND who it is, waiting (within probeTimeout) for one that
+// is still starting: not listening yet, or its RPC server not up (the
+// harness starts the provider beside its node). Refusals (a bad
+// macaroon, a wrong certificate) end the wait at once.
+func probeLND(ctx context.Context, ln lnrpc.LightningClient) (*lnrpc.GetInfoResponse, error) {
+	pctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
+	var gi *lnrpc.GetInfoResponse
+	err := wait.Until(pctx, 100*time.Millisecond, func(ctx context.Context) error {
+		actx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		var err error
+		gi, err = ln.GetInfo(actx, &lnrpc.GetInfoRequest{}, grpc.WaitForReady(true))
+		switch status.Code(err) {
+		case codes.OK:
+			return nil
+		case codes.Unavailable, codes.Unknown, codes.DeadlineExceeded:
+			return err // still starting
+		}
+		return wait.Permanent(err)
+	})
+	return gi, err
+}
+
 func cmdProvider(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("provider", stderr)
 	var pf providerFlags
@@ -227,9 +256,7 @@ func cmdProvider(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	defer conn.Close()
 	ln := lnrpc.NewLightningClient(conn)
-	pctx, cancel := context.WithTimeout(ctx, probeTimeout)
-	gi, err := ln.GetInfo(pctx, &lnrpc.GetInfoRequest{})
-	cancel()
+	gi, err := probeLND(ctx, ln)
 	if err != nil {
 		return fmt.Errorf("reach lnd at %s: %w", *rpc, err)
 	}

@@ -121,6 +121,32 @@ func startWith(ctx context.Context, n harness.Network, log *slog.Logger, rt regt
 			return nil
 		}))
 	}
+	b.cfg = providerConfig(n)
+	if err := b.cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("provider configuration: %w", err)
+	}
+	if chaosBin != "" && !aperture {
+		// The provider program starts with the nodes and waits for the
+		// payee's LND itself: its start overlaps theirs.
+		opts = append(opts, regtest.WithOnNodes(func(ctx context.Context, net *regtest.Network) error {
+			// The payee's addresses are allocated as its start begins.
+			payee := net.Node(regtest.Bob)
+			err := wait.Until(ctx, 10*time.Millisecond, func(context.Context) error {
+				if payee.RPCPeerAddr() == "" {
+					return fmt.Errorf("the payee's RPC address is not allocated yet")
+				}
+				return nil
+			})
+			if err != nil {
+				return fmt.Errorf("start provider: %w", err)
+			}
+			b.pp, err = StartProviderProgram(ctx, net, payee, b.cfg, chaosBin, b.observe, log.With("component", "provider"))
+			if err != nil {
+				return fmt.Errorf("start provider: %w", err)
+			}
+			return nil
+		}))
+	}
 	b.net, err = regtest.Start(ctx, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("start network: %w", err)
@@ -136,10 +162,6 @@ func startWith(ctx context.Context, n harness.Network, log *slog.Logger, rt regt
 		return nil, err
 	}
 
-	b.cfg = providerConfig(n)
-	if err := b.cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("provider configuration: %w", err)
-	}
 	// On local processes the provider runs in this process; elsewhere
 	// it is a program of the network beside the nodes (a container the
 	// faults can pause or cut off), reached through its control API.
@@ -176,10 +198,7 @@ func startWith(ctx context.Context, n harness.Network, log *slog.Logger, rt regt
 		}
 		b.ctl, provUpstream, provGRPC = b.prov.Controller(), strings.TrimPrefix(b.prov.URL(), "http://"), b.prov.GRPCAddr()
 	default:
-		b.pp, err = StartProviderProgram(ctx, b.net, b.payee, b.cfg, chaosBin, b.observe, log.With("component", "provider"))
-		if err != nil {
-			return nil, fmt.Errorf("start provider: %w", err)
-		}
+		// Started with the nodes (WithOnNodes above).
 		b.ctl, provUpstream, provGRPC = b.pp.Control, b.pp.HTTP.Peer, b.pp.GRPC.Peer
 	}
 	// A client that buys over gRPC meets the scenario's client-provider
