@@ -142,8 +142,7 @@ func (p *Provider) serveFront(f *front, w http.ResponseWriter, r *http.Request) 
 	r.ContentLength = int64(len(body))
 	r.Header.Set(FrontSeqHeader, strconv.FormatInt(rec.Seq, 10))
 	fr := &frontRec{}
-	tw := &trailerWatch{ResponseWriter: w}
-	f.proxy.ServeHTTP(tw, r.WithContext(context.WithValue(r.Context(), frontRecKey{}, fr)))
+	f.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), frontRecKey{}, fr)))
 
 	if v, ok := p.backedRecs.LoadAndDelete(rec.Seq); ok {
 		b := v.(Request)
@@ -176,18 +175,6 @@ func (p *Provider) serveFront(f *front, w http.ResponseWriter, r *http.Request) 
 		p.recordProxyChallenge(&rec, values)
 	}
 }
-
-// trailerWatch passes the response through; it exists so that the
-// proxy's flushes and trailers reach the client as they come.
-type trailerWatch struct{ http.ResponseWriter }
-
-func (t *trailerWatch) Flush() {
-	if f, ok := t.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
-}
-
-func (t *trailerWatch) Unwrap() http.ResponseWriter { return t.ResponseWriter }
 
 // grpcHTTPStatus maps a proxied call's grpc-status (in the headers of a
 // trailers-only answer, or in the trailers) to the status the ledger

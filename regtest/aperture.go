@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -49,7 +50,7 @@ func EnsureAperture(ctx context.Context, opts ...BuildOption) (bin, version stri
 		}
 	}
 	if cfg.progress == nil {
-		cfg.progress = ioDiscard{}
+		cfg.progress = io.Discard
 	}
 	if b := os.Getenv(EnvApertureBin); b != "" {
 		abs, err := filepathAbsExecutable(b)
@@ -123,10 +124,6 @@ func EnsureAperture(ctx context.Context, opts ...BuildOption) (bin, version stri
 	fmt.Fprintf(cfg.progress, "l402chaos: aperture %s built in %s, cached in %s\n", version, m.BuildTime, dir)
 	return bin, version, nil
 }
-
-type ioDiscard struct{}
-
-func (ioDiscard) Write(p []byte) (int, error) { return len(p), nil }
 
 func filepathAbsExecutable(p string) (string, error) {
 	abs, err := filepath.Abs(p)

@@ -239,9 +239,8 @@ func buy(log *slog.Logger, c config) report {
 	if err != nil {
 		return done(report{Error: "connect to lnd: " + err.Error()})
 	}
-	// Not closed: Close waits for lndclient's calls under way, and the
-	// process ends with the report anyway.
-	_ = lnd
+	// lnd is not closed: Close waits for lndclient's calls under way,
+	// and the process ends with the report anyway.
 
 	ic := l402.NewInterceptor(&lnd.LndServices, store, c.timeout,
 		btcutil.Amount(c.maxCost), maxFeeSat, true)
