@@ -168,22 +168,11 @@ func startWith(ctx context.Context, n harness.Network, log *slog.Logger, rt regt
 	var provUpstream, provGRPC string
 	switch {
 	case aperture:
-		if chaosBin != "" {
-			return nil, fmt.Errorf("%w: aperture runs on the process backend", ErrNotApplicable)
-		}
-		bin, version, err := regtest.EnsureAperture(ctx)
+		f, err := StartApertureFront(ctx, b.net, b.cfg, log, fakeprovider.WithObserver(b.observe))
 		if err != nil {
 			return nil, err
 		}
-		b.cfg.Backend = true
-		b.prov, err = fakeprovider.Start(ctx, fakeprovider.NewLND(b.payee.LN(), b.payee.Invoices()), b.cfg,
-			fakeprovider.WithLogger(log.With("component", "provider")), fakeprovider.WithObserver(b.observe))
-		if err != nil {
-			return nil, fmt.Errorf("start provider: %w", err)
-		}
-		if b.ap, err = regtest.StartAperture(ctx, b.net, bin, version, apertureConfig(b.payee, b.cfg, b.prov.GRPCAddr())); err != nil {
-			return nil, err
-		}
+		b.prov, b.ap = f.Backend, f.Aperture
 		if err := b.prov.SetFront(b.ap.Endpoint.Host); err != nil {
 			return nil, err
 		}
