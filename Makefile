@@ -25,15 +25,17 @@ images:
 ## containers package's tests and TestBackendsAgree)
 CONTAINER_SCENARIOS = payee-isolated-while-held|provider-paused-credentialed-retry|payer-lnd-killed-in-flight|payee-frozen-in-flight|partition-lnd-lnd-held|hodl-timeout|response-lost-after-processing|crash-htlc-held
 test-containers: binaries images
-	$(GO) test -count=1 -timeout 40m -run 'TestScenarios/($(CONTAINER_SCENARIOS))$$' ./scenarios/ -backend=containers
+	$(GO) test -count=1 -timeout 40m -run 'TestScenarios/cases/($(CONTAINER_SCENARIOS))$$' ./scenarios/ -backend=containers -parallel 1
 
 ## test: the whole test suite against real btcd and LND processes; then
 ## the example client module (its own go.mod) certifying its adapter, and
-## the unit tests of the aperture interceptor's adapter (its own go.mod)
+## the unit tests of the aperture interceptor's adapter (its own go.mod),
+## and the Kubernetes manifests decoded strictly (deploy/k8s, its own go.mod)
 test: binaries
 	$(GO) test -count=1 -timeout 30m ./...
 	cd examples/certify-go && $(GO) test -count=1 -timeout 15m ./...
 	cd interop/aperture-interceptor && $(GO) test -count=1 ./...
+	cd deploy/k8s && $(GO) test -count=1 ./...
 
 ## bench: time to first payment (fresh and from a snapshot), peak RSS;
 ## a client purchase against the raw LND payment, and the journal's cost;
@@ -66,6 +68,7 @@ lint:
 	$(GO) run $(STATICCHECK) ./...
 	cd examples/certify-go && $(GO) vet ./...
 	cd interop/aperture-interceptor && $(GO) vet ./...
+	cd deploy/k8s && $(GO) vet ./...
 	$(GO) run $(ACTIONLINT)
 	shellcheck .ci/run .github/certify.sh
 

@@ -24,6 +24,23 @@ type Meta struct {
 	// Started and Duration default to the span of the runs.
 	Started  time.Time
 	Duration time.Duration
+	// Backend is where the networks ran (process, containers).
+	Backend string
+	// Parallel is how many scenarios ran at once.
+	Parallel int
+	// Shard says which share of the selection the runs are; nil: all.
+	Shard *Shard
+}
+
+// Shard is the share of a selection one sharded invocation ran (chaos
+// run -shard K/N): MergeDirs joins the N shares into the whole.
+type Shard struct {
+	// Index counts from 0; Count is N.
+	Index int `json:"index"`
+	Count int `json:"count"`
+	// Selection names everything the invocation selected, before it
+	// took its share, in order: every share lists the same.
+	Selection []string `json:"selection"`
 }
 
 // Report is everything one invocation found, as written to results.json.
@@ -35,6 +52,12 @@ type Report struct {
 	Client   string        `json:"client"`
 	Started  time.Time     `json:"started"`
 	Duration time.Duration `json:"duration"`
+	Backend  string        `json:"backend,omitempty"`
+	Parallel int           `json:"parallel,omitempty"`
+	// Shard is set on one share of a sharded run; a merged report has
+	// none, and Merged names the shares it joined.
+	Shard  *Shard   `json:"shard,omitempty"`
+	Merged []string `json:"merged,omitempty"`
 	// Verdict folds the runs' verdicts: Invalid if any run is, else
 	// Unknown if any run is, else Valid.
 	Verdict check.Validity `json:"verdict"`
@@ -67,6 +90,7 @@ func New(runs []*check.RunResult, meta Meta) Report {
 	r := Report{
 		Tool: meta.Tool, Version: meta.Version, Seed: meta.Seed, Client: meta.Client,
 		Started: meta.Started, Duration: meta.Duration,
+		Backend: meta.Backend, Parallel: meta.Parallel, Shard: meta.Shard,
 		Runs: make([]RunReport, 0, len(runs)),
 	}
 	if r.Tool == "" {

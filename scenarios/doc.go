@@ -12,7 +12,7 @@
 // with a one-line replay command:
 //
 //	go run ./cmd/chaos run -scenario='^crash-htlc-held$' -seed=42
-//	go test ./scenarios -run 'TestScenarios/crash-htlc-held' -seed=42
+//	go test ./scenarios -run 'TestScenarios/cases/crash-htlc-held' -seed=42
 //
 // Its tests also run property-based chaos (harness/property) on its two
 // worlds: live.World (harness/live), the real tier (a regtest network

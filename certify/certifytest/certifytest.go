@@ -7,8 +7,10 @@
 //			certifytest.WithClientName("my client"))
 //	}
 //
-// Each case is a subtest named like the case (token-reuse,
-// token-reuse@lsat); the rules follow as rules/<ID>, each failing when a
+// Each case is a parallel subtest of cases/, named like the case
+// (cases/token-reuse, cases/token-reuse@lsat), each on its own network,
+// as many at once as go test's -parallel flag allows; the rules follow
+// as rules/<ID>, each failing when a
 // MUST or SAFETY rule failed or could not be judged, skipped when it does
 // not apply. The certificate's files are written to WithOut's directory
 // (a temporary one by default, its path logged).
@@ -215,7 +217,7 @@ func Run(t *testing.T, client harness.ClientFunc, opts ...Option) *certify.Certi
 	}
 	top := t.Name()
 	replay := func(c string, seed int64) string {
-		return fmt.Sprintf("%s=%d go test -run '^%s$/^%s$' .", EnvSeed, seed, regexp.QuoteMeta(top), regexp.QuoteMeta(c))
+		return fmt.Sprintf("%s=%d go test -run '^%s$/^cases$/^%s$' .", EnvSeed, seed, regexp.QuoteMeta(top), regexp.QuoteMeta(c))
 	}
 	cr := certify.NewRunner(runner, replay)
 	t.Logf("certifying %s: %d cases, seed %d (%s=%d to repeat)", cfg.descriptor.Name, len(plan), cfg.seed, EnvSeed, cfg.seed)
@@ -223,37 +225,50 @@ func Run(t *testing.T, client harness.ClientFunc, opts ...Option) *certify.Certi
 	started := time.Now()
 	var (
 		mu      sync.Mutex
-		results []certify.CaseResult
+		results = make([]*certify.CaseResult, len(plan))
 	)
-	for _, p := range plan {
-		t.Run(p.Name(), func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), caseTimeout)
-			defer cancel()
-			res := cr.Run(ctx, p, cfg.seed)
-			mu.Lock()
-			results = append(results, res)
-			mu.Unlock()
-			if res.Skip != "" {
-				t.Skip(res.Skip)
-			}
-			t.Logf("%s: %s; replay: %s", res.Name, res.Verdict(), res.Run.Replay)
-			if res.AdapterError != "" {
-				t.Logf("adapter error: %s", res.AdapterError)
-			}
-			if cfg.strict && res.Verdict() != check.Valid {
-				t.Errorf("%s", report(res))
-			}
-		})
+	// The cases run as parallel subtests, each on its own network, as
+	// many at once as go test's -parallel allows (-test.parallel: by
+	// default GOMAXPROCS); -parallel 1 runs them one after another. The
+	// group returns when all have ended.
+	t.Run("cases", func(t *testing.T) {
+		for i, p := range plan {
+			t.Run(p.Name(), func(t *testing.T) {
+				t.Parallel()
+				ctx, cancel := context.WithTimeout(context.Background(), caseTimeout)
+				defer cancel()
+				res := cr.Run(ctx, p, cfg.seed)
+				mu.Lock()
+				results[i] = &res
+				mu.Unlock()
+				if res.Skip != "" {
+					t.Skip(res.Skip)
+				}
+				t.Logf("%s: %s; replay: %s", res.Name, res.Verdict(), res.Run.Replay)
+				if res.AdapterError != "" {
+					t.Logf("adapter error: %s", res.AdapterError)
+				}
+				if cfg.strict && res.Verdict() != check.Valid {
+					t.Errorf("%s", report(res))
+				}
+			})
+		}
+	})
+	var ran []certify.CaseResult
+	for _, r := range results {
+		if r != nil {
+			ran = append(ran, *r)
+		}
 	}
-	if len(results) < len(plan) {
-		t.Logf("%d of %d cases ran (a -run filter left the others out): no certificate", len(results), len(plan))
+	if len(ran) < len(plan) {
+		t.Logf("%d of %d cases ran (a -run filter left the others out): no certificate", len(ran), len(plan))
 		return nil
 	}
 	cert := certify.NewCertificate(certify.Meta{
 		Client:      certify.ClientInfo{Name: cfg.descriptor.Name, Version: cfg.descriptor.Version, Capabilities: cfg.descriptor.Capabilities, Described: true},
 		ToolVersion: "(go test)", Seed: cfg.seed, Backend: backendName(cfg.isolation), Started: started,
 		Partial: cfg.cases != nil || len(cfg.dialects) > 0,
-	}, results)
+	}, ran)
 	if err := cert.WriteDir(cfg.out); err != nil {
 		t.Fatalf("certifytest: %v", err)
 	}

@@ -93,6 +93,7 @@ func cmdImages(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs := newFlags("images", stderr)
 	var bf binaryFlags
 	bf.register(fs)
+	runner := fs.Bool("runner", false, "also build the runner image: chaos, lnd and btcd in one image FROM scratch, which runs\na whole network inside one container (the process backend), as the Kubernetes Job's pods do (deploy/k8s)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -125,5 +126,32 @@ func cmdImages(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		fmt.Fprintf(stdout, "%-40s %s  (%s)\n", img.Ref, state, bin)
 	}
+	if *runner {
+		img, err := eng.EnsureBundle(ctx, RunnerBundle(chaosBin, bins), stderr)
+		if err != nil {
+			return err
+		}
+		state := "cached"
+		if img.Built {
+			state = "built"
+		}
+		fmt.Fprintf(stdout, "%-40s %s  (chaos, lnd, btcd)\n", img.Ref, state)
+	}
 	return nil
+}
+
+// RunnerBundle is the runner image: chaos (static), lnd and btcd, with
+// the environment that points chaos at them and at a cache and temporary
+// directory inside the container (/work, /tmp: mount a volume on /work
+// to keep snapshots between runs, and on the reports directory).
+func RunnerBundle(chaosBin string, bins regtest.Binaries) containers.Bundle {
+	return containers.Bundle{
+		Name:  "runner",
+		Files: []containers.BundleFile{{Name: "chaos", Host: chaosBin}, {Name: "lnd", Host: bins.LND}, {Name: "btcd", Host: bins.Btcd}},
+		Env: []string{
+			regtest.EnvLNDBin + "=/bin/lnd", regtest.EnvBtcdBin + "=/bin/btcd", regtest.EnvCacheDir + "=/work/cache",
+			"HOME=/tmp", "TMPDIR=/tmp", "PATH=/bin",
+		},
+		Entry: "chaos",
+	}
 }

@@ -45,6 +45,7 @@ func commands() []command {
 		{"run", "run scenarios against a client, print the verdicts, write the reports", cmdRun},
 		{"certify", "certify a client: the rule catalogue in every L402 dialect, a certificate (json, md, html, junit)", cmdCertify},
 		{"check", "run the checkers again, offline, on a recorded run", cmdCheck},
+		{"report", "merge the report directories of a sharded run; measure scenario durations", cmdReport},
 		{"sim", "explore random fault sequences on the deterministic simulator, shrink a violation", cmdSim},
 		{"soak", "run one network for hours under traffic and faults, judged as it goes; metrics and plots", cmdSoak},
 		{"build", "build (or find in the cache) the lnd and btcd binaries", cmdBuild},

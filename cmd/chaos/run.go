@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -13,7 +15,9 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime/debug"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/l402chaos/l402chaos/harness"
@@ -21,6 +25,7 @@ import (
 	"github.com/l402chaos/l402chaos/harness/check"
 	"github.com/l402chaos/l402chaos/harness/history"
 	"github.com/l402chaos/l402chaos/harness/live"
+	"github.com/l402chaos/l402chaos/harness/shard"
 	"github.com/l402chaos/l402chaos/reports"
 	"github.com/l402chaos/l402chaos/scenarios"
 )
@@ -101,6 +106,14 @@ type runSettings struct {
 	verbose   bool
 	json      bool
 	backend   backendFlag
+	parallel  int
+	shard     shard.Shard
+	// verdictExit: exit with the verdict; false: 0 once the reports
+	// are written (a share whose verdict the merge judges).
+	verdictExit bool
+	// selection is every scenario the flags select, before -shard
+	// takes its share: merge checks the shares cover it.
+	selection []string
 }
 
 func parseRunFlags(args []string, stderr io.Writer) (runSettings, error) {
@@ -113,12 +126,16 @@ func parseRunFlags(args []string, stderr io.Writer) (runSettings, error) {
 		dir       = fs.String("reports", "", "where to write the reports (default ./chaos-reports/<timestamp>)")
 		verbose   = fs.Bool("v", false, "print every verdict row, and log the harness's progress on stderr")
 		jsonOut   = fs.Bool("json", false, "print results.json on stdout; progress and tables go to stderr")
+		vexit     = fs.Bool("verdict-exit", true, "exit with the verdict (1 invalid, 3 unknown); false: exit 0 once the reports are written,\nfor a share whose verdict chaos report merge judges (a Kubernetes Job's pod)")
+		parallel  = fs.Int("parallel", defaultParallel(), "run this many scenarios at once, each on its own network (default: from the machine's cores and memory)")
 		backend   backendFlag
+		sh        shardFlag
 	)
 	backend.register(fs)
+	sh.register(fs, "selected scenarios")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: chaos run [-scenario regexp] [-seed N] [-client-cmd 'command args'] [-client exec|inprocess] [-backend process|containers] [-reports dir] [-v] [-json]")
-		fmt.Fprintln(stderr, "Runs the scenarios one after another against the client, each on a fresh regtest network.")
+		fmt.Fprintln(stderr, "usage: chaos run [-scenario regexp] [-seed N] [-client-cmd 'command args'] [-client exec|inprocess] [-backend process|containers] [-parallel P] [-shard K/N] [-reports dir] [-v] [-json]")
+		fmt.Fprintln(stderr, "Runs the scenarios against the client, each on a fresh regtest network, -parallel at a time.")
 		fmt.Fprintln(stderr, "Exit 0 all valid, 1 a checker found a violation, 3 the harness could not judge (and nothing invalid), 64 bad usage.")
 		fs.PrintDefaults()
 	}
@@ -128,8 +145,11 @@ func parseRunFlags(args []string, stderr io.Writer) (runSettings, error) {
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 
-	s := runSettings{seed: *seed, kind: *kind, dir: *dir, verbose: *verbose, json: *jsonOut, backend: backend}
+	s := runSettings{seed: *seed, kind: *kind, dir: *dir, verbose: *verbose, json: *jsonOut, backend: backend, parallel: *parallel, shard: sh.Shard, verdictExit: *vexit}
 	if err := backend.check(); err != nil {
+		return s, err
+	}
+	if err := checkParallel("parallel", s.parallel); err != nil {
 		return s, err
 	}
 	switch s.kind {
@@ -184,7 +204,15 @@ func parseRunFlags(args []string, stderr io.Writer) (runSettings, error) {
 	if len(skipped) > 0 {
 		fmt.Fprintf(stderr, "chaos run: not applicable on -backend %s (they need -backend %s): %s\n", backend.name, backendContainers, strings.Join(skipped, ", "))
 	}
-	s.scenarios = scs
+	if !s.shard.IsWhole() && s.seed == 0 {
+		return s, fmt.Errorf("%w: -shard %s needs -seed: every share must run with the same seed", errUsage, s.shard)
+	}
+	s.selection = scenarioNames(scs)
+	if s.scenarios, err = shard.Select(scs, s.shard, func(sc harness.Scenario) string { return sc.Name }, func(sc harness.Scenario) time.Duration {
+		return scenarios.Expected(sc.Name)
+	}); err != nil {
+		return s, fmt.Errorf("%w: -shard: %w", errUsage, err)
+	}
 	if s.seed == 0 {
 		// Small enough to type back in.
 		s.seed, s.randSeed = rand.Int64N(1<<31)+1, true
@@ -236,28 +264,24 @@ func runScenarios(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if s.randSeed {
 		how = " (random; pass -seed to repeat it)"
 	}
-	fmt.Fprintf(out, "l402chaos: %d scenarios, seed %d%s, client %s\n", len(s.scenarios), s.seed, how, name)
-	start := time.Now()
-	var runs []*check.RunResult
-	interrupted := false
-	for i, sc := range s.scenarios {
-		if ctx.Err() != nil {
-			interrupted = true
-			break
-		}
-		fmt.Fprintf(out, "\n=== RUN %s (%d/%d) seed=%d\n", sc.Name, i+1, len(s.scenarios), s.seed)
-		run := runner.Run(ctx, sc, s.seed)
-		runs = append(runs, run)
-		one := reports.New([]*check.RunResult{run}, reports.Meta{Seed: s.seed})
-		if err := reports.WriteTable(out, one, reports.WithVerbose(s.verbose)); err != nil {
-			return err
-		}
+	share := ""
+	if !s.shard.IsWhole() {
+		share = fmt.Sprintf(" (share %s of %d selected)", s.shard, len(s.selection))
 	}
+	fmt.Fprintf(out, "l402chaos: %d scenarios%s, seed %d%s, client %s, %d at a time\n", len(s.scenarios), share, s.seed, how, name, min(s.parallel, max(len(s.scenarios), 1)))
+	start := time.Now()
+	runs, interrupted := runAll(ctx, runner, s, out)
+	runs = slices.DeleteFunc(runs, func(r *check.RunResult) bool { return r == nil })
 	interrupted = interrupted || ctx.Err() != nil
 
-	r := reports.New(runs, reports.Meta{
+	meta := reports.Meta{
 		Version: version(), Seed: s.seed, Client: name, Started: start, Duration: time.Since(start),
-	})
+		Backend: s.backend.name, Parallel: s.parallel,
+	}
+	if !s.shard.IsWhole() {
+		meta.Shard = &reports.Shard{Index: s.shard.Index, Count: s.shard.Count, Selection: s.selection}
+	}
+	r := reports.New(runs, meta)
 	c := r.Scenarios()
 	fmt.Fprintf(out, "\n%s: %d of %d scenarios: %s; seed %d; %s\n",
 		strings.ToUpper(r.Verdict.String()), c.Total(), len(s.scenarios), c, s.seed, r.Duration.Round(time.Second))
@@ -273,12 +297,90 @@ func runScenarios(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		}
 	}
 	if interrupted {
-		fmt.Fprintf(stderr, "chaos run: interrupted after %d of %d scenarios\n", len(runs), len(s.scenarios))
-		if r.Verdict != check.Invalid {
-			return exitCode(exitUnknown)
-		}
+		fmt.Fprintf(stderr, "chaos run: interrupted after %d of %d scenarios\n", len(r.Runs), len(s.scenarios))
+	}
+	if !s.verdictExit {
+		return nil
+	}
+	if interrupted && r.Verdict != check.Invalid {
+		return exitCode(exitUnknown)
 	}
 	return verdictExit(r.Verdict)
+}
+
+// runAll runs the scenarios, s.parallel at a time, each on its own
+// network, and returns their results in the scenarios' order (nil for
+// those an interruption kept from starting). Each scenario's table is
+// printed whole as it ends, so the tables of concurrent scenarios never
+// interleave. With -parallel 1 it is the serial run it always was.
+func runAll(ctx context.Context, runner *harness.Runner, s runSettings, out io.Writer) ([]*check.RunResult, bool) {
+	var (
+		runs  = make([]*check.RunResult, len(s.scenarios))
+		next  = make(chan int)
+		mu    sync.Mutex
+		done  int
+		wg    sync.WaitGroup
+		print = func(format string, args ...any) {
+			mu.Lock()
+			defer mu.Unlock()
+			fmt.Fprintf(out, format, args...)
+		}
+	)
+	for range min(s.parallel, len(s.scenarios)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				sc := s.scenarios[i]
+				if s.parallel == 1 {
+					print("\n=== RUN %s (%d/%d) seed=%d\n", sc.Name, i+1, len(s.scenarios), s.seed)
+				}
+				run := runner.Run(ctx, sc, s.seed)
+				var table bytes.Buffer
+				one := reports.New([]*check.RunResult{run}, reports.Meta{Seed: s.seed})
+				if err := reports.WriteTable(&table, one, reports.WithVerbose(s.verbose)); err != nil {
+					fmt.Fprintf(&table, "table: %v\n", err)
+				}
+				mu.Lock()
+				runs[i] = run
+				done++
+				if s.parallel > 1 {
+					fmt.Fprintf(out, "\n=== DONE %s (%d/%d done, %s) seed=%d\n", sc.Name, done, len(s.scenarios), run.Duration.Round(time.Second), s.seed)
+				}
+				out.Write(table.Bytes())
+				mu.Unlock()
+			}
+		}()
+	}
+	// In parallel the longest start first, so that no long scenario
+	// starts last and leaves the others' networks idle.
+	order := make([]int, len(s.scenarios))
+	for i := range order {
+		order[i] = i
+	}
+	if s.parallel > 1 {
+		slices.SortStableFunc(order, func(a, b int) int {
+			return cmp.Compare(scenarios.Expected(s.scenarios[b].Name), scenarios.Expected(s.scenarios[a].Name))
+		})
+	}
+	interrupted := false
+	for _, i := range order {
+		if ctx.Err() != nil {
+			interrupted = true
+			break
+		}
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			interrupted = true
+		}
+		if interrupted {
+			break
+		}
+	}
+	close(next)
+	wg.Wait()
+	return runs, interrupted || ctx.Err() != nil
 }
 
 // clientFor makes the client factory the runner calls once per scenario,
@@ -296,15 +398,9 @@ func clientFor(ctx context.Context, s runSettings, log *slog.Logger, progress io
 	cmd, name := s.command, "exec: "+joinCommand(s.command)
 	cleanup := nothing
 	if cmd == nil {
-		build, err := os.MkdirTemp("", "l402chaos-reference-")
-		if err != nil {
+		var err error
+		if cmd, cleanup, err = referenceClient(ctx, progress); err != nil {
 			return nil, "", nil, err
-		}
-		cleanup = func() { os.RemoveAll(build) }
-		fmt.Fprintln(progress, "l402chaos: building the reference client")
-		if cmd, err = referenceCommand(ctx, build); err != nil {
-			cleanup()
-			return nil, "", nil, fmt.Errorf("build the reference client: %w", err)
 		}
 		name = "reference (exec)"
 	}
@@ -318,6 +414,33 @@ func execClientFunc(command []string, log *slog.Logger) harness.ClientFunc {
 			StateRoot: dir, RPCServer: e.PayerRPC, TLSCertPath: e.PayerTLSCert, MacaroonPath: e.PayerMacaroon,
 		}, adapter.WithLogger(log))
 	}
+}
+
+// envTestMain makes a test binary of this package behave as chaos (its
+// TestMain): chaos sim -seeds N runs each seed as `<this program> sim`.
+const envTestMain = "L402CHAOS_TEST_AS_CHAOS"
+
+// referenceClient is the reference client's command: this program's own
+// `chaos client`: nothing to build, so an image's /bin/chaos needs no Go
+// toolchain. Under go test (the program is a test binary, and the exec
+// adapter passes the client no variable of the harness's) and should
+// this program not find itself, the client is built into a temporary
+// directory that cleanup removes.
+func referenceClient(ctx context.Context, progress io.Writer) (cmd []string, cleanup func(), err error) {
+	if self, err := os.Executable(); err == nil && os.Getenv(envTestMain) == "" {
+		return []string{self, "client"}, func() {}, nil
+	}
+	build, err := os.MkdirTemp("", "l402chaos-reference-")
+	if err != nil {
+		return nil, nil, err
+	}
+	cleanup = func() { os.RemoveAll(build) }
+	fmt.Fprintln(progress, "l402chaos: building the reference client")
+	if cmd, err = referenceCommand(ctx, build); err != nil {
+		cleanup()
+		return nil, nil, fmt.Errorf("build the reference client: %w", err)
+	}
+	return cmd, cleanup, nil
 }
 
 // referenceCommand builds the reference client into dir.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,6 +18,7 @@ import (
 	"github.com/l402chaos/l402chaos/client/mutant"
 	"github.com/l402chaos/l402chaos/harness/check"
 	"github.com/l402chaos/l402chaos/harness/property"
+	"github.com/l402chaos/l402chaos/harness/shard"
 	"github.com/l402chaos/l402chaos/harness/sim"
 	"github.com/l402chaos/l402chaos/internal/rapidflags"
 )
@@ -61,6 +63,9 @@ type simSettings struct {
 	mutant   string // "" the reference client
 	shrink   time.Duration
 	json     bool
+	seeds    int
+	workers  int
+	shard    shard.Shard
 }
 
 // clientName is the client as -client names it.
@@ -73,7 +78,7 @@ func (s simSettings) clientName() string {
 
 // replay is the command line that runs the same sequences again.
 func (s simSettings) replay() string {
-	line := fmt.Sprintf("go run ./cmd/chaos sim -seed %d -steps %d -checks %d -client %s", s.seed, s.steps, s.checks, s.clientName())
+	line := fmt.Sprintf("go run ./cmd/chaos sim -seed %d -seeds 1 -steps %d -checks %d -client %s", s.seed, s.steps, s.checks, s.clientName())
 	if s.shrink != simDefaultShrink {
 		line += " -shrink " + s.shrink.String()
 	}
@@ -93,9 +98,13 @@ func parseSimFlags(args []string, stderr io.Writer) (simSettings, error) {
 		client  = fs.String("client", simReference, "the client: "+simReference+", or a mutant of client/mutant (one deliberate bug each)")
 		shrink  = fs.Duration("shrink", simDefaultShrink, "longest time spent shrinking a violation to a minimal sequence")
 		jsonOut = fs.Bool("json", false, "print the result as one JSON object on stdout; the text goes to stderr")
+		seeds   = fs.Int("seeds", 0, "explore this many seeds, -seed, -seed+1, ..., each with -checks sequences (default: -workers)")
+		workers = fs.Int("workers", runtime.NumCPU(), "explore this many seeds at once, each in a process of its own (default: one per core)")
+		sh      shardFlag
 	)
+	sh.register(fs, "-seeds range")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: chaos sim [-seed N] [-steps M] [-checks K] [-client NAME] [-shrink D] [-json]")
+		fmt.Fprintln(stderr, "usage: chaos sim [-seed N] [-seeds S] [-workers W] [-shard K/N] [-steps M] [-checks K] [-client NAME] [-shrink D] [-json]")
 		fmt.Fprintln(stderr, "Explores random sequences of purchases, faults, crashes, blocks and waits on the deterministic")
 		fmt.Fprintln(stderr, "simulator, checks every step, and shrinks the first violation to a minimal sequence.")
 		fmt.Fprintln(stderr, "Exit 0 no violation, 1 a checker found a violation, 3 the harness failed or was interrupted, 64 bad usage.")
@@ -105,8 +114,18 @@ func parseSimFlags(args []string, stderr io.Writer) (simSettings, error) {
 	if err := parse(fs, args); err != nil {
 		return simSettings{}, err
 	}
-	s := simSettings{seed: *seed, steps: *steps, checks: *checks, shrink: *shrink, json: *jsonOut}
+	s := simSettings{seed: *seed, steps: *steps, checks: *checks, shrink: *shrink, json: *jsonOut, seeds: *seeds, workers: *workers, shard: sh.Shard}
+	if err := checkParallel("workers", s.workers); err != nil {
+		return s, err
+	}
+	if s.seeds == 0 {
+		s.seeds = s.workers
+	}
 	switch {
+	case s.seeds < 1 || s.seeds > 1_000_000:
+		return s, fmt.Errorf("%w: -seeds %d: want 1 to 1000000", errUsage, s.seeds)
+	case !s.shard.IsWhole() && *seed == 0:
+		return s, fmt.Errorf("%w: -shard %s needs -seed: every share must count from the same seed", errUsage, s.shard)
 	case s.steps < 1:
 		return s, fmt.Errorf("%w: -steps %d: want at least 1", errUsage, s.steps)
 	case s.checks < 1:
@@ -165,6 +184,9 @@ func simulate(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	s, err := parseSimFlags(args, stderr)
 	if err != nil {
 		return err
+	}
+	if s.seeds > 1 || !s.shard.IsWhole() {
+		return simulateSeeds(ctx, s, stdout, stderr)
 	}
 	out := stdout
 	if s.json {

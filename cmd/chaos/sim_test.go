@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/l402chaos/l402chaos/client/mutant"
+	"github.com/l402chaos/l402chaos/harness/property"
 )
 
 func TestSimUsageErrors(t *testing.T) {
@@ -28,6 +30,12 @@ func TestSimUsageErrors(t *testing.T) {
 		{[]string{"sim", "-shrink", "0s"}, "-shrink 0s: want more than 0"},
 		{[]string{"sim", "-shrink", "soon"}, `invalid value "soon" for flag -shrink`},
 		{[]string{"sim", "-client", "no-such-mutant"}, `-client "no-such-mutant": want one of reference, `},
+		{[]string{"sim", "-workers", "-1"}, "-workers -1: want 1 to 64"},
+		{[]string{"sim", "-workers", "0"}, "-workers 0: want 1 to 64"},
+		{[]string{"sim", "-seeds", "-2"}, "-seeds -2: want 1 to 1000000"},
+		{[]string{"sim", "-seed", "5", "-shard", "3/2"}, `invalid value "3/2" for flag -shard: bad shard: "3/2": K counts from 0 and must be below N`},
+		{[]string{"sim", "-seed", "5", "-shard", "0/0"}, `invalid value "0/0" for flag -shard: bad shard: "0/0": the number of shares must be at least 1`},
+		{[]string{"sim", "-shard", "0/2"}, "-shard 0/2 needs -seed"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
@@ -94,7 +102,7 @@ func replayArgs(t *testing.T, out string) []string {
 // for a per-token service, shrinks the sequence, and prints a replay line
 // that finds the same minimal sequence again.
 func TestSimFindsMutant(t *testing.T) {
-	code, out, errOut := simOut(t, context.Background(), "-client", mutant.NoTokenReuse, "-seed", "1", "-checks", "50", "-steps", "20")
+	code, out, errOut := simOut(t, context.Background(), "-seeds", "1", "-client", mutant.NoTokenReuse, "-seed", "1", "-checks", "50", "-steps", "20")
 	require.Equal(t, exitInvalid, code, "stdout:\n%s\nstderr:\n%s", out, errOut)
 	require.Contains(t, out, "seed 1")
 	require.Contains(t, out, "INVALID: client "+mutant.NoTokenReuse)
@@ -102,7 +110,7 @@ func TestSimFindsMutant(t *testing.T) {
 	seq := minimalSequence(t, out)
 	require.Regexp(t, `^\s+1  \S`, seq)
 	require.Contains(t, out, "\nfound in sequence ")
-	require.Contains(t, out, "replay: go run ./cmd/chaos sim -seed 1 -steps 20 -checks 50 -client "+mutant.NoTokenReuse+"\n")
+	require.Contains(t, out, "replay: go run ./cmd/chaos sim -seed 1 -seeds 1 -steps 20 -checks 50 -client "+mutant.NoTokenReuse+"\n")
 
 	// Deterministic: the replay line finds the same minimal sequence.
 	args := replayArgs(t, out)
@@ -114,7 +122,7 @@ func TestSimFindsMutant(t *testing.T) {
 // TestSimReference: the reference client's output has the run's shape,
 // whatever the verdict (the simulator may find real bugs).
 func TestSimReference(t *testing.T) {
-	code, out, errOut := simOut(t, context.Background(), "-seed", "1", "-checks", "5", "-steps", "10")
+	code, out, errOut := simOut(t, context.Background(), "-seeds", "1", "-seed", "1", "-checks", "5", "-steps", "10")
 	require.Contains(t, []int{exitOK, exitInvalid}, code, "stdout:\n%s\nstderr:\n%s", out, errOut)
 	require.Contains(t, out, "client reference, seed 1,")
 	if code == exitOK {
@@ -123,18 +131,18 @@ func TestSimReference(t *testing.T) {
 	}
 	require.Contains(t, out, "INVALID: client reference; seed 1")
 	minimalSequence(t, out)
-	require.Contains(t, out, "replay: go run ./cmd/chaos sim -seed 1 -steps 10 -checks 5 -client reference")
+	require.Contains(t, out, "replay: go run ./cmd/chaos sim -seed 1 -seeds 1 -steps 10 -checks 5 -client reference")
 }
 
 // TestSimRandomSeed: without -seed, one is picked and printed.
 func TestSimRandomSeed(t *testing.T) {
-	code, out, _ := simOut(t, context.Background(), "-checks", "1", "-steps", "3")
+	code, out, _ := simOut(t, context.Background(), "-seeds", "1", "-checks", "1", "-steps", "3")
 	require.Contains(t, []int{exitOK, exitInvalid}, code)
 	require.Regexp(t, `seed [1-9]\d* \(random; pass -seed to repeat it\)`, out)
 }
 
 func TestSimJSON(t *testing.T) {
-	code, out, errOut := simOut(t, context.Background(), "-json", "-client", mutant.NoTokenReuse, "-seed", "1", "-checks", "50", "-steps", "20")
+	code, out, errOut := simOut(t, context.Background(), "-seeds", "1", "-json", "-client", mutant.NoTokenReuse, "-seed", "1", "-checks", "50", "-steps", "20")
 	require.Equal(t, exitInvalid, code, errOut)
 	var res simResult
 	require.NoError(t, json.Unmarshal([]byte(out), &res), out)
@@ -146,7 +154,7 @@ func TestSimJSON(t *testing.T) {
 	require.NotEmpty(t, res.Finding.Invalid)
 	require.Equal(t, mutant.TokenReuse, res.Finding.Invalid[0].Checker)
 	require.Positive(t, res.FoundIn)
-	require.Contains(t, res.Replay, "chaos sim -seed 1 -steps 20 -checks 50 -client "+mutant.NoTokenReuse)
+	require.Contains(t, res.Replay, "chaos sim -seed 1 -seeds 1 -steps 20 -checks 50 -client "+mutant.NoTokenReuse)
 	require.Contains(t, errOut, "minimal sequence", "the text goes to stderr")
 }
 
@@ -155,10 +163,44 @@ func TestSimJSON(t *testing.T) {
 func TestSimInterrupted(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	code, out, errOut := simOut(t, ctx, "-seed", "1", "-checks", "5", "-steps", "10")
+	code, out, errOut := simOut(t, ctx, "-seeds", "1", "-seed", "1", "-checks", "5", "-steps", "10")
 	require.Equal(t, exitUnknown, code, "stdout:\n%s\nstderr:\n%s", out, errOut)
 	require.Contains(t, errOut, "chaos sim: interrupted")
 	require.NotContains(t, out, "INVALID")
+}
+
+// TestSimWorkers: seeds explored in processes of their own give the same
+// result whatever the number of workers: the same lowest violating seed,
+// the same minimal sequence, the same replay line, which replays it.
+func TestSimWorkers(t *testing.T) {
+	args := []string{"-json", "-client", mutant.NoTokenReuse, "-seed", "7", "-seeds", "3", "-checks", "30", "-steps", "20"}
+	var results []simSeedsResult
+	for _, w := range []string{"1", "3"} {
+		code, out, errOut := simOut(t, context.Background(), append(args, "-workers", w)...)
+		require.Equal(t, exitInvalid, code, "stdout:\n%s\nstderr:\n%s", out, errOut)
+		var res simSeedsResult
+		require.NoError(t, json.Unmarshal([]byte(out), &res), out)
+		require.Equal(t, "invalid", res.Verdict)
+		require.NotNil(t, res.Finding)
+		require.Contains(t, errOut, "minimal sequence")
+		results = append(results, res)
+	}
+	a, b := results[0], results[1]
+	require.Equal(t, a.Finding.Seed, b.Finding.Seed, "the lowest violating seed")
+	require.Equal(t, a.Finding.Replay, b.Finding.Replay)
+	require.Equal(t, property.FormatSteps(a.Finding.Finding.Steps), property.FormatSteps(b.Finding.Finding.Steps))
+	require.Equal(t, a.PerSeed[0], seedLine{Seed: 7, Verdict: a.PerSeed[0].Verdict, StepsRun: a.PerSeed[0].StepsRun, Duration: a.PerSeed[0].Duration})
+	require.Equal(t, fmt.Sprintf("go run ./cmd/chaos sim -seed %d -seeds 1 -steps 20 -checks 30 -client %s", a.Finding.Seed, mutant.NoTokenReuse), a.Finding.Replay)
+
+	// A shard of the seeds: the share's seeds only, and the same
+	// result for a seed it holds.
+	code, out, errOut := simOut(t, context.Background(), "-json", "-client", mutant.NoTokenReuse, "-seed", "7", "-seeds", "6", "-shard", "1/2", "-checks", "30", "-steps", "20", "-workers", "2")
+	require.Equal(t, exitInvalid, code, errOut)
+	var sh simSeedsResult
+	require.NoError(t, json.Unmarshal([]byte(out), &sh), out)
+	require.EqualValues(t, 10, sh.First, "share 1/2 of 6 seeds from 7 is 10, 11, 12")
+	require.EqualValues(t, 12, sh.Last)
+	require.Equal(t, "1/2", sh.Shard)
 }
 
 // syncBuffer is a bytes.Buffer written by one goroutine and read by

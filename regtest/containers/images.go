@@ -132,21 +132,34 @@ func (e *Engine) EnsureImage(ctx context.Context, bin string, progress io.Writer
 		return fail("look the image up", err)
 	}
 
-	start := time.Now()
 	buildCtx, size, err := buildContext(bin, base)
 	if err != nil {
 		return fail("make the build context", err)
 	}
-	fmt.Fprintf(progress, "l402chaos: building image %s from %s (%d MB context)\n", img.Ref, bin, size>>20)
+	if err := e.buildImage(ctx, img.Ref, base, h, buildCtx, size, fail, progress); err != nil {
+		return Image{}, err
+	}
+	img.Built = true
+	e.pruneOlder(ctx, base, img.Ref)
+	return img, nil
+}
+
+// buildImage sends an in-memory build context to the engine and follows
+// the build, naming the step that failed.
+func (e *Engine) buildImage(ctx context.Context, ref, base, hash string, buildCtx io.Reader, size int64,
+	fail func(string, error) (Image, error), progress io.Writer, alsoTags ...string) error {
+	start := time.Now()
+	fmt.Fprintf(progress, "l402chaos: building image %s (%d MB context)\n", ref, size>>20)
 	resp, err := e.cli.ImageBuild(ctx, buildCtx, build.ImageBuildOptions{
-		Tags:        []string{img.Ref},
+		Tags:        append([]string{ref}, alsoTags...),
 		Remove:      true,
 		ForceRemove: true,
-		Labels:      map[string]string{LabelKind: "1", "l402chaos.binary": base, "l402chaos.sha256": h},
+		Labels:      map[string]string{LabelKind: "1", "l402chaos.binary": base, "l402chaos.sha256": hash},
 		Version:     build.BuilderV1,
 	})
 	if err != nil {
-		return fail("send the build", err)
+		_, err = fail("send the build", err)
+		return err
 	}
 	defer resp.Body.Close()
 	step := "start"
@@ -156,23 +169,160 @@ func (e *Engine) EnsureImage(ctx context.Context, bin string, progress io.Writer
 		if err := dec.Decode(&m); errors.Is(err, io.EOF) {
 			break
 		} else if err != nil {
-			return fail(step, fmt.Errorf("read the engine's answer: %w", err))
+			_, err = fail(step, fmt.Errorf("read the engine's answer: %w", err))
+			return err
 		}
 		if m.Error != nil {
-			return fail(step, errors.New(m.Error.Message))
+			_, err := fail(step, errors.New(m.Error.Message))
+			return err
 		}
 		if line := strings.TrimSpace(m.Stream); strings.HasPrefix(line, "Step ") {
 			step = line
-			fmt.Fprintf(progress, "l402chaos: %s: %s\n", img.Ref, line)
+			fmt.Fprintf(progress, "l402chaos: %s: %s\n", ref, line)
 		}
 	}
-	if _, err := e.cli.ImageInspect(ctx, img.Ref); err != nil {
-		return fail("after "+step, fmt.Errorf("image missing once built: %w", err))
+	if _, err := e.cli.ImageInspect(ctx, ref); err != nil {
+		_, err = fail("after "+step, fmt.Errorf("image missing once built: %w", err))
+		return err
 	}
-	fmt.Fprintf(progress, "l402chaos: built image %s in %s\n", img.Ref, time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(progress, "l402chaos: built image %s in %s\n", ref, time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// BundleFile is one static binary of a bundle image: its path on this
+// machine and its name in the image's /bin.
+type BundleFile struct {
+	Name string
+	Host string
+}
+
+// Bundle describes an image of several static binaries FROM scratch: a
+// program that runs a whole network inside one container (chaos with
+// lnd and btcd, the process backend), as a Kubernetes Job's pod does.
+type Bundle struct {
+	// Name is the image's repository under l402chaos/ ("shard").
+	Name  string
+	Files []BundleFile
+	// Env are the image's ENV lines (KEY=VALUE); Entry its ENTRYPOINT,
+	// a file of Files ("chaos").
+	Env   []string
+	Entry string
+}
+
+// LatestRef is the tag that follows the newest build of the bundle
+// (l402chaos/runner:latest), for manifests that cannot know the hash.
+func (b Bundle) LatestRef() string { return "l402chaos/" + b.Name + ":latest" }
+
+// EnsureBundle returns b's image, building it when this engine lacks an
+// image of exactly these binaries (tagged by their content hashes), with
+// an empty, world-writable /tmp and /work for the programs' files.
+func (e *Engine) EnsureBundle(ctx context.Context, b Bundle, progress io.Writer) (Image, error) {
+	if progress == nil {
+		progress = io.Discard
+	}
+	fail := func(step string, err error) (Image, error) {
+		return Image{}, fmt.Errorf("%w: bundle %s: %s: %w", ErrImageBuild, b.Name, step, err)
+	}
+	if b.Name == "" || imageName(b.Name) != "l402chaos/"+b.Name || len(b.Files) == 0 {
+		return fail("describe it", fmt.Errorf("want a lowercase name and at least one file"))
+	}
+	sum := sha256.New()
+	fmt.Fprintf(sum, "bundle %d %s %q %q\n", imageFormat, b.Name, b.Env, b.Entry)
+	entry := false
+	for _, f := range b.Files {
+		if f.Name == "" || filepath.Base(f.Name) != f.Name {
+			return fail("describe it", fmt.Errorf("bad file name %q", f.Name))
+		}
+		h, err := contentHash(f.Host)
+		if err != nil {
+			return fail("read "+f.Name, err)
+		}
+		fmt.Fprintf(sum, "%s %s\n", f.Name, h)
+		entry = entry || f.Name == b.Entry
+	}
+	if !entry {
+		return fail("describe it", fmt.Errorf("entry %q is none of its files", b.Entry))
+	}
+	h := hex.EncodeToString(sum.Sum(nil))[:16]
+	img := Image{Ref: "l402chaos/" + b.Name + ":" + h, Entry: "/bin/" + b.Entry}
+	mu, _ := building.LoadOrStore(img.Ref, &sync.Mutex{})
+	mu.(*sync.Mutex).Lock()
+	defer mu.(*sync.Mutex).Unlock()
+	if _, err := e.cli.ImageInspect(ctx, img.Ref); err == nil {
+		if err := e.cli.ImageTag(ctx, img.Ref, b.LatestRef()); err != nil {
+			return fail("tag it "+b.LatestRef(), err)
+		}
+		return img, nil
+	} else if !cerrdefs.IsNotFound(err) {
+		return fail("look the image up", err)
+	}
+	buildCtx, size, err := bundleContext(b)
+	if err != nil {
+		return fail("make the build context", err)
+	}
+	if err := e.buildImage(ctx, img.Ref, "bundle-"+b.Name, h, buildCtx, size, fail, progress, b.LatestRef()); err != nil {
+		return Image{}, err
+	}
 	img.Built = true
-	e.pruneOlder(ctx, base, img.Ref)
+	e.pruneOlder(ctx, "bundle-"+b.Name, img.Ref)
 	return img, nil
+}
+
+// bundleContext is a bundle's in-memory build context: its Dockerfile,
+// bin/ with the binaries, and the empty directories.
+func bundleContext(b Bundle) (io.Reader, int64, error) {
+	var df strings.Builder
+	df.WriteString("FROM scratch\nCOPY rootfs/ /\n")
+	for _, kv := range b.Env {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, 0, fmt.Errorf("env %q: want KEY=VALUE", kv)
+		}
+		fmt.Fprintf(&df, "ENV %s=%q\n", k, v)
+	}
+	fmt.Fprintf(&df, "ENTRYPOINT [\"/bin/%s\"]\n", b.Entry)
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	if err := tw.WriteHeader(&tar.Header{Name: "Dockerfile", Mode: 0o644, Size: int64(df.Len())}); err != nil {
+		return nil, 0, err
+	}
+	if _, err := io.WriteString(tw, df.String()); err != nil {
+		return nil, 0, err
+	}
+	for _, d := range []struct {
+		name string
+		mode int64
+	}{{"rootfs/", 0o755}, {"rootfs/bin/", 0o755}, {"rootfs/tmp/", 0o1777}, {"rootfs/work/", 0o1777}} {
+		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: d.name, Mode: d.mode}); err != nil {
+			return nil, 0, err
+		}
+	}
+	for _, f := range b.Files {
+		if err := addFile(tw, "rootfs/bin/"+f.Name, f.Host); err != nil {
+			return nil, 0, fmt.Errorf("%s: %w", f.Name, err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return nil, 0, err
+	}
+	return &buf, int64(buf.Len()), nil
+}
+
+func addFile(tw *tar.Writer, name, host string) error {
+	f, err := os.Open(host)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o755, Size: st.Size()}); err != nil {
+		return err
+	}
+	_, err = io.Copy(tw, f)
+	return err
 }
 
 // pruneOlder removes the images of older contents of the binary base

@@ -1,0 +1,88 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"flag"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+
+	"github.com/l402chaos/l402chaos/harness/shard"
+)
+
+// Scaling out (README "Scaling out"): -parallel runs scenarios at once on
+// one machine, each on its own network; -workers runs the simulator's
+// seeds in as many processes; -shard K/N takes one deterministic share of
+// the work, for N machines, and `chaos report merge` joins the shares.
+
+// networkMemory is what one live network (btcd, two LND, toxiproxy, the
+// provider, the client) may take at its peak, for the default -parallel.
+const networkMemory = 1 << 30
+
+// networksPerCore is how many networks share a core by default: a
+// scenario spends most of its time waiting (on HTLCs, timeouts, blocks),
+// not computing.
+const networksPerCore = 2
+
+// maxParallel bounds -parallel: each network takes about a dozen ports
+// and a few processes.
+const maxParallel = 64
+
+// defaultParallel is -parallel's default: networksPerCore per core,
+// no more than the available memory holds.
+func defaultParallel() int {
+	p := runtime.NumCPU() * networksPerCore
+	if avail := memAvailable(); avail > 0 {
+		p = min(p, int(avail/networkMemory))
+	}
+	return max(1, min(p, maxParallel))
+}
+
+// memAvailable is /proc/meminfo's MemAvailable in bytes, 0 if unknown.
+func memAvailable() uint64 {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0
+	}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) >= 2 && f[0] == "MemAvailable:" {
+			kb, err := strconv.ParseUint(f[1], 10, 64)
+			if err != nil {
+				return 0
+			}
+			return kb * 1024
+		}
+	}
+	return 0
+}
+
+// shardFlag is -shard K/N.
+type shardFlag struct{ shard.Shard }
+
+func (s *shardFlag) register(fs *flag.FlagSet, what string) {
+	fs.Var(s, "shard", "take share K of N of the "+what+" (K counts from 0, as JOB_COMPLETION_INDEX does: 0/4 ... 3/4);\nshares are deterministic and balanced; join their directories with chaos report merge")
+}
+
+func (s *shardFlag) String() string { return s.Shard.String() }
+
+func (s *shardFlag) Set(v string) error {
+	sh, err := shard.Parse(v)
+	if err != nil {
+		return err
+	}
+	s.Shard = sh
+	return nil
+}
+
+// checkParallel rejects a -parallel or -workers below 1 or above the cap.
+func checkParallel(name string, n int) error {
+	if n < 1 || n > maxParallel {
+		return fmt.Errorf("%w: -%s %d: want 1 to %d", errUsage, name, n, maxParallel)
+	}
+	return nil
+}

@@ -1,0 +1,182 @@
+package reports
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/l402chaos/l402chaos/harness/check"
+)
+
+// Merge errors: each names the directories and what differs.
+var (
+	// ErrMerge is the root of every merge error.
+	ErrMerge = errors.New("cannot merge")
+	// ErrShardMissing: a share, or a scenario of the selection, has no
+	// directory (a shard that failed or was interrupted).
+	ErrShardMissing = fmt.Errorf("%w: missing", ErrMerge)
+	// ErrShardDuplicate: two directories hold the same share or the
+	// same scenario.
+	ErrShardDuplicate = fmt.Errorf("%w: duplicate", ErrMerge)
+	// ErrShardMismatch: the directories come from different runs
+	// (tool version, seed, client, backend, selection, share count), or
+	// one is not a share at all.
+	ErrShardMismatch = fmt.Errorf("%w: mismatch", ErrMerge)
+)
+
+// MergeDirs joins the report directories of the N shares of one sharded
+// run (chaos run -shard K/N) into out: one results.json, junit.xml and
+// report.html over the whole selection, in its order, and a copy of each
+// run's record. It refuses, writing nothing, unless the directories are
+// exactly the N shares of one run: every share once, every scenario of
+// the selection exactly once, the same tool version, seed, client,
+// backend and selection.
+func MergeDirs(out string, dirs []string) (Report, error) {
+	if len(dirs) == 0 {
+		return Report{}, fmt.Errorf("%w: no directories", ErrShardMissing)
+	}
+	shares := make([]Report, len(dirs))
+	for i, d := range dirs {
+		if absPath(d) == absPath(out) {
+			return Report{}, fmt.Errorf("%w: the output %s is also an input", ErrShardMismatch, out)
+		}
+		r, err := readReport(filepath.Join(d, FileResults))
+		if err != nil {
+			return Report{}, fmt.Errorf("%w: %s: %w", ErrShardMissing, d, err)
+		}
+		if r.Shard == nil {
+			return Report{}, fmt.Errorf("%w: %s is not a share (its run had no -shard)", ErrShardMismatch, d)
+		}
+		shares[i] = r
+	}
+	first := shares[0]
+	n := first.Shard.Count
+	byIndex := make(map[int]string, n)
+	for i, r := range shares {
+		for _, f := range []struct{ name, a, b string }{
+			{"tool", first.Tool, r.Tool},
+			{"tool version", first.Version, r.Version},
+			{"seed", fmt.Sprint(first.Seed), fmt.Sprint(r.Seed)},
+			{"client", first.Client, r.Client},
+			{"backend", first.Backend, r.Backend},
+			{"number of shares", fmt.Sprint(n), fmt.Sprint(r.Shard.Count)},
+			{"selection", strings.Join(first.Shard.Selection, ","), strings.Join(r.Shard.Selection, ",")},
+		} {
+			if f.a != f.b {
+				return Report{}, fmt.Errorf("%w: %s: %s has %q, %s has %q", ErrShardMismatch, f.name, dirs[0], f.a, dirs[i], f.b)
+			}
+		}
+		k := r.Shard.Index
+		if k < 0 || k >= n {
+			return Report{}, fmt.Errorf("%w: %s is share %d of %d", ErrShardMismatch, dirs[i], k, n)
+		}
+		if prev, dup := byIndex[k]; dup {
+			return Report{}, fmt.Errorf("%w: share %d/%d is both %s and %s", ErrShardDuplicate, k, n, prev, dirs[i])
+		}
+		byIndex[k] = dirs[i]
+	}
+	var missing []string
+	for k := range n {
+		if _, ok := byIndex[k]; !ok {
+			missing = append(missing, fmt.Sprintf("%d/%d", k, n))
+		}
+	}
+	if len(missing) > 0 {
+		return Report{}, fmt.Errorf("%w: share %s of %d not given (%d directories)", ErrShardMissing, strings.Join(missing, ", "), n, len(dirs))
+	}
+
+	type located struct {
+		run RunReport
+		dir string // the share's directory
+	}
+	byScenario := map[string]located{}
+	for i, r := range shares {
+		for _, run := range r.Runs {
+			if !slices.Contains(first.Shard.Selection, run.Scenario) {
+				return Report{}, fmt.Errorf("%w: %s ran %s, which the selection does not hold", ErrShardMismatch, dirs[i], run.Scenario)
+			}
+			if prev, dup := byScenario[run.Scenario]; dup {
+				return Report{}, fmt.Errorf("%w: %s ran in both %s and %s", ErrShardDuplicate, run.Scenario, prev.dir, dirs[i])
+			}
+			byScenario[run.Scenario] = located{run, dirs[i]}
+		}
+	}
+	for _, name := range first.Shard.Selection {
+		if _, ok := byScenario[name]; !ok {
+			return Report{}, fmt.Errorf("%w: no share ran %s (was one interrupted?)", ErrShardMissing, name)
+		}
+	}
+
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return Report{}, fmt.Errorf("merge: %w", err)
+	}
+	merged := Report{
+		Tool: first.Tool, Version: first.Version, Seed: first.Seed, Client: first.Client, Backend: first.Backend,
+		Runs: make([]RunReport, 0, len(first.Shard.Selection)),
+	}
+	runs := make([]*check.RunResult, 0, len(first.Shard.Selection))
+	var end time.Time
+	for k := range n {
+		merged.Merged = append(merged.Merged, byIndex[k])
+	}
+	for _, name := range first.Shard.Selection {
+		l := byScenario[name]
+		rr := l.run
+		// A run that never started (its backend failed) has no record.
+		rr.Dir = ""
+		if src := runDir(l.dir, l.run); exists(src) {
+			dst := filepath.Join(out, safeName(rr.Scenario))
+			if err := copyDir(src, dst); err != nil {
+				return Report{}, fmt.Errorf("merge: %s: %w", rr.Scenario, err)
+			}
+			rr.Dir = dst
+		}
+		merged.Runs = append(merged.Runs, rr)
+		runs = append(runs, &check.RunResult{Scenario: rr.Scenario, Dir: rr.Dir})
+		if !rr.Started.IsZero() && (merged.Started.IsZero() || rr.Started.Before(merged.Started)) {
+			merged.Started = rr.Started
+		}
+		if e := rr.Started.Add(rr.Duration); e.After(end) {
+			end = e
+		}
+	}
+	if !merged.Started.IsZero() {
+		merged.Duration = end.Sub(merged.Started)
+	}
+	merged.Verdict = Merge(merged.Runs)
+	if err := WriteDir(out, merged, runs); err != nil {
+		return Report{}, err
+	}
+	return merged, nil
+}
+
+// copyDir copies a run's record (regular files, one level of
+// directories deep or more) from src to dst.
+func copyDir(src, dst string) error {
+	return filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, path)
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(dst, rel)
+		switch {
+		case d.IsDir():
+			return os.MkdirAll(target, 0o755)
+		case d.Type().IsRegular():
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(target, b, 0o644)
+		}
+		return nil
+	})
+}
