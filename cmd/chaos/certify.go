@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -12,13 +13,17 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
 	"github.com/l402chaos/l402chaos/certify"
 	"github.com/l402chaos/l402chaos/harness"
 	"github.com/l402chaos/l402chaos/harness/live"
+	"github.com/l402chaos/l402chaos/harness/shard"
+	"github.com/l402chaos/l402chaos/scenarios"
 )
 
 // certifyAbortAfter: when the client's first cases all said nothing
@@ -40,6 +45,8 @@ type certifySettings struct {
 	list       bool
 	backend    backendFlag
 	provider   string
+	parallel   int
+	shard      shard.Shard
 }
 
 func parseCertifyFlags(args []string, stderr io.Writer) (certifySettings, error) {
@@ -54,12 +61,15 @@ func parseCertifyFlags(args []string, stderr io.Writer) (certifySettings, error)
 		dialects   = fs.String("dialect", "", "run only these dialects, comma-separated (default: all: "+strings.Join(certify.DialectNames(), ", ")+")")
 		verbose    = fs.Bool("v", false, "log the harness's progress on stderr")
 		list       = fs.Bool("rules", false, "print the rule catalogue and exit")
+		parallel   = fs.Int("parallel", defaultParallel(), "run this many cases at once, each on its own network (default: from the machine's cores and memory)")
+		sh         shardFlag
 		provider   = fs.String("provider", providerFake, "the L402 server: fake (the controllable provider) or aperture (real Aperture in front of it; the cases it can run)")
 		backend    backendFlag
 	)
 	backend.register(fs)
+	sh.register(fs, "cases; a share writes share.json, not a certificate, and chaos report merge joins the shares into it")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: chaos certify [-client-cmd 'command args'] [-client-name N] [-descriptor FILE] [-out DIR] [-seed N] [-case regexp] [-dialect d1,d2] [-backend process|containers] [-provider fake|aperture] [-rules] [-v]")
+		fmt.Fprintln(stderr, "usage: chaos certify [-client-cmd 'command args'] [-client-name N] [-descriptor FILE] [-out DIR] [-seed N] [-case regexp] [-dialect d1,d2] [-backend process|containers] [-provider fake|aperture] [-parallel P] [-shard K/N] [-rules] [-v]")
 		fmt.Fprintln(stderr, "Runs the certification suite (the scenario catalogue in every L402 dialect a correct server speaks)")
 		fmt.Fprintln(stderr, "against a client and writes its certificate: certificate.json, .md, .html and JUnit (docs/rules.md).")
 		fmt.Fprintln(stderr, "Exit 0 every MUST and SAFETY rule passed, 1 one failed, 3 one could not be judged, 64 bad usage.")
@@ -70,9 +80,16 @@ func parseCertifyFlags(args []string, stderr io.Writer) (certifySettings, error)
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	s := certifySettings{name: *name, descriptor: *descriptor, out: *out, seed: *seed, verbose: *verbose, list: *list, backend: backend, provider: *provider}
+	s := certifySettings{name: *name, descriptor: *descriptor, out: *out, seed: *seed, verbose: *verbose, list: *list, backend: backend, provider: *provider,
+		parallel: *parallel, shard: sh.Shard}
 	if err := backend.check(); err != nil {
 		return s, err
+	}
+	if err := checkParallel("parallel", s.parallel); err != nil {
+		return s, err
+	}
+	if !s.shard.IsWhole() && !set["seed"] {
+		return s, fmt.Errorf("%w: -shard %s needs -seed: every share must run with the same seed", errUsage, s.shard)
 	}
 	if err := checkProviderKind(*provider, backend.name, &providerFlags{}); err != nil {
 		return s, err
@@ -152,15 +169,11 @@ func certifyClient(ctx context.Context, args []string, stdout, stderr io.Writer)
 	// The client: the reference client's binary, or the command given.
 	command, display := s.command, ""
 	if command == nil {
-		build, err := os.MkdirTemp("", "l402chaos-reference-")
-		if err != nil {
+		var cleanup func()
+		if command, cleanup, err = referenceClient(ctx, stdout); err != nil {
 			return err
 		}
-		defer os.RemoveAll(build)
-		fmt.Fprintln(stdout, "l402chaos: building the reference client")
-		if command, err = referenceCommand(ctx, build); err != nil {
-			return fmt.Errorf("build the reference client: %w", err)
-		}
+		defer cleanup()
 	} else {
 		display = joinCommand(command)
 	}
@@ -213,40 +226,45 @@ func certifyClient(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if s.randSeed {
 		how = " (random; pass -seed to repeat it)"
 	}
-	fmt.Fprintf(stdout, "l402chaos certify: %s, %d cases, seed %d%s, backend %s, provider %s\n", info.Name, len(plan), s.seed, how, s.backend.name, s.provider)
-	var results []certify.CaseResult
-	unusable := 0
+	selection := make([]string, len(plan))
 	for i, p := range plan {
-		if ctx.Err() != nil {
-			break
-		}
-		if unusable >= certifyAbortAfter {
-			p.Skip = "not run: the client's first cases answered nothing usable (adapter errors)"
-		}
-		t0 := time.Now()
-		res := cr.Run(ctx, p, s.seed)
-		results = append(results, res)
-		line := fmt.Sprintf("%-8s %5.1fs", res.Verdict(), time.Since(t0).Seconds())
-		switch {
-		case res.Skip != "":
-			line = "n/a: " + res.Skip
-		case res.AdapterError != "":
-			line += "  adapter error: " + res.AdapterError
-		case res.Run.Err != nil:
-			line += "  harness: " + res.Run.Err.Error()
-		}
-		fmt.Fprintf(stdout, "[%2d/%d] %-44s %s\n", i+1, len(plan), res.Name, line)
-		if res.Unusable() {
-			unusable++
-		} else if res.Run != nil {
-			unusable = 0
-		}
+		selection[i] = p.Name()
 	}
+	share := ""
+	if !s.shard.IsWhole() {
+		// A case that does not apply costs nothing: it weighs 0.
+		if plan, err = shard.Select(plan, s.shard, func(p certify.Planned) string { return p.Name() }, func(p certify.Planned) time.Duration {
+			if p.Skip != "" {
+				return 0
+			}
+			return scenarios.Expected(p.Name())
+		}); err != nil {
+			return fmt.Errorf("%w: -shard: %w", errUsage, err)
+		}
+		share = fmt.Sprintf(" (share %s of %d)", s.shard, len(selection))
+	}
+	fmt.Fprintf(stdout, "l402chaos certify: %s, %d cases%s, seed %d%s, backend %s, provider %s, %d at a time\n",
+		info.Name, len(plan), share, s.seed, how, s.backend.name, s.provider, min(s.parallel, max(len(plan), 1)))
+	results := runCases(ctx, cr, plan, s, stdout)
 	interrupted := ctx.Err() != nil
-	cert := certify.NewCertificate(certify.Meta{
+	meta := certify.Meta{
 		Client: info, ToolVersion: version(), Seed: s.seed, Backend: s.backend.name, Provider: s.provider, Started: started,
 		Partial: s.cases != nil || len(s.dialects) > 0 || interrupted,
-	}, results)
+	}
+	if !s.shard.IsWhole() {
+		sh := certify.NewShare(meta, s.shard.Index, s.shard.Count, selection, results)
+		if err := sh.WriteShare(s.out); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "\nshare %s: %d of %d cases in %s; join the %d shares' directories with chaos report merge\n",
+			s.shard, len(results), len(selection), filepath.Join(s.out, certify.FileShare), s.shard.Count)
+		if interrupted {
+			fmt.Fprintf(stderr, "chaos certify: interrupted after %d of %d cases\n", len(results), len(plan))
+			return exitCode(exitUnknown)
+		}
+		return nil
+	}
+	cert := certify.NewCertificate(meta, results)
 	if err := cert.WriteDir(s.out); err != nil {
 		return err
 	}
@@ -270,6 +288,83 @@ func certifyClient(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return exitCode(exitInvalid)
 	}
 	return exitCode(exitUnknown)
+}
+
+// runCases runs the planned cases, s.parallel at a time, each on its own
+// network, printing each case's line as it ends, and returns their
+// results in the plan's order (an interruption leaves out those it kept
+// from starting). When the client's first cases all answered nothing
+// usable, the cases not yet started are skipped.
+func runCases(ctx context.Context, cr *certify.Runner, plan []certify.Planned, s certifySettings, stdout io.Writer) []certify.CaseResult {
+	var (
+		results  = make([]*certify.CaseResult, len(plan))
+		next     = make(chan int)
+		mu       sync.Mutex
+		wg       sync.WaitGroup
+		done     int
+		unusable int
+	)
+	for range min(s.parallel, len(plan)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				p := plan[i]
+				mu.Lock()
+				if unusable >= certifyAbortAfter {
+					p.Skip = "not run: the client's first cases answered nothing usable (adapter errors)"
+				}
+				mu.Unlock()
+				t0 := time.Now()
+				res := cr.Run(ctx, p, s.seed)
+				line := fmt.Sprintf("%-8s %5.1fs", res.Verdict(), time.Since(t0).Seconds())
+				switch {
+				case res.Skip != "":
+					line = "n/a: " + res.Skip
+				case res.AdapterError != "":
+					line += "  adapter error: " + res.AdapterError
+				case res.Run.Err != nil:
+					line += "  harness: " + res.Run.Err.Error()
+				}
+				mu.Lock()
+				results[i] = &res
+				done++
+				fmt.Fprintf(stdout, "[%2d/%d] %-44s %s\n", done, len(plan), res.Name, line)
+				if res.Unusable() {
+					unusable++
+				} else if res.Run != nil {
+					unusable = 0
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	order := make([]int, len(plan))
+	for i := range order {
+		order[i] = i
+	}
+	if s.parallel > 1 {
+		slices.SortStableFunc(order, func(a, b int) int {
+			return cmp.Compare(scenarios.Expected(plan[b].Name()), scenarios.Expected(plan[a].Name()))
+		})
+	}
+feed:
+	for _, i := range order {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	var out []certify.CaseResult
+	for _, r := range results {
+		if r != nil {
+			out = append(out, *r)
+		}
+	}
+	return out
 }
 
 // describeClient learns what the client speaks and names it.

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/l402chaos/l402chaos/certify"
 	"github.com/l402chaos/l402chaos/reports"
 	"github.com/l402chaos/l402chaos/scenarios"
 )
@@ -23,9 +24,10 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	usage := func() {
 		fmt.Fprintln(stderr, "usage: chaos report merge [-out DIR] [-json] SHARD_DIR...")
 		fmt.Fprintln(stderr, "       chaos report durations DIR")
-		fmt.Fprintln(stderr, "merge joins the report directories of the N shares of one `chaos run -shard K/N` into one")
-		fmt.Fprintln(stderr, "(results.json, junit.xml, report.html, every run's record); it refuses a missing, duplicate or")
-		fmt.Fprintln(stderr, "mismatched share. Its exit code is the merged verdict: 0 valid, 1 invalid, 3 unknown, 64 bad usage.")
+		fmt.Fprintln(stderr, "merge joins the report directories of the N shares of one `chaos run -shard K/N` into one report")
+		fmt.Fprintln(stderr, "(results.json, junit.xml, report.html, every run's record), or those of one `chaos certify -shard K/N`")
+		fmt.Fprintln(stderr, "into the certificate; it refuses a missing, duplicate or mismatched share. Its exit code is the")
+		fmt.Fprintln(stderr, "merged verdict: 0 valid (certified), 1 invalid, 3 unknown, 64 bad usage or shares that do not fit.")
 		fmt.Fprintln(stderr, "durations prints a run's scenario durations as scenarios/durations.json, which -shard balances by.")
 	}
 	if len(args) == 0 {
@@ -66,6 +68,13 @@ func mergeReports(args []string, stdout, stderr io.Writer) error {
 	if dir == "" {
 		dir = filepath.Join("chaos-reports", "merged-"+time.Now().Format("20060102-150405"))
 	}
+	if n := countShares(fs.Args()); n > 0 {
+		if n < fs.NArg() {
+			return fmt.Errorf("%w: %w: %d of the %d directories are certification shares (%s), the others are not",
+				errUsage, reports.ErrShardMismatch, n, fs.NArg(), certify.FileShare)
+		}
+		return mergeCertificate(dir, fs.Args(), stdout)
+	}
 	r, err := reports.MergeDirs(dir, fs.Args())
 	if errors.Is(err, reports.ErrMerge) {
 		return fmt.Errorf("%w: %w", errUsage, err)
@@ -89,6 +98,40 @@ func mergeReports(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	return verdictExit(r.Verdict)
+}
+
+// countShares counts the directories that hold a certification share.
+func countShares(dirs []string) int {
+	n := 0
+	for _, d := range dirs {
+		if certify.IsShare(d) {
+			n++
+		}
+	}
+	return n
+}
+
+// mergeCertificate joins the shares of chaos certify -shard K/N into the
+// certificate; its exit code is the certificate's verdict.
+func mergeCertificate(out string, dirs []string, stdout io.Writer) error {
+	cert, err := certify.MergeShares(out, dirs)
+	if errors.Is(err, reports.ErrMerge) {
+		return fmt.Errorf("%w: %w", errUsage, err)
+	}
+	if err != nil {
+		return err
+	}
+	if err := writeRuleResults(stdout, cert); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "\n%s (%d shares)\ncertificate: %s\n", cert.Headline(), len(dirs), filepath.Join(out, certify.FileHTML))
+	switch cert.Verdict {
+	case certify.Pass:
+		return nil
+	case certify.Fail:
+		return exitCode(exitInvalid)
+	}
+	return exitCode(exitUnknown)
 }
 
 func printDurations(args []string, stdout, stderr io.Writer) error {
