@@ -42,13 +42,16 @@ test: binaries
 ## steps per second on the live tier and the simulator, and their ratio;
 ## the simulator's time to find each broken client (median of five seeds);
 ## purchases per second against raw LND payments at concurrency 1, 4, 16;
-## time to a ready network and a first purchase, containers vs processes
+## time to a ready network and a first purchase, containers vs processes;
+## the whole catalogue serial vs -parallel; the simulator's steps per
+## second with one worker and with two
 bench: binaries
 	$(GO) test -run '^$$' -bench . -benchtime 3x -timeout 30m ./regtest/
 	$(GO) test -run '^$$' -bench 'Purchase|Journal' -benchtime 20x -timeout 30m ./client/
 	$(GO) test -run '^$$' -bench Throughput -benchtime 120x -timeout 30m -v ./client/
 	$(GO) test -run '^$$' -bench Backends -benchtime 3x -timeout 30m ./harness/live/
 	$(GO) test -run '^$$' -bench 'Tiers|FindMutants' -benchtime 1x -timeout 30m ./scenarios/
+	$(GO) test -run '^$$' -bench 'Catalogue|SimWorkers' -benchtime 1x -timeout 30m ./cmd/chaos/
 
 ## fuzz: each fuzz target for FUZZTIME (default 60s)
 FUZZTIME ?= 60s

@@ -237,3 +237,44 @@ func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
 }
+
+// TestShardsWorkflow: the GitHub Actions workflow's matrix names every
+// share 0 ... SHARDS-1 once, and each share runs chaos run with them.
+func TestShardsWorkflow(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", ".github", "workflows", "shards.yml"))
+	require.NoError(t, err)
+	var wf struct {
+		Env  map[string]string `yaml:"env"`
+		Jobs map[string]struct {
+			Needs    any `yaml:"needs"`
+			Strategy struct {
+				Matrix struct {
+					Shard []int `yaml:"shard"`
+				} `yaml:"matrix"`
+			} `yaml:"strategy"`
+			Steps []struct {
+				Run string `yaml:"run"`
+			} `yaml:"steps"`
+		} `yaml:"jobs"`
+	}
+	require.NoError(t, yaml.Unmarshal(b, &wf))
+	n, err := strconv.Atoi(wf.Env["SHARDS"])
+	require.NoError(t, err)
+	var want []int
+	for k := range n {
+		want = append(want, k)
+	}
+	require.Equal(t, want, wf.Jobs["shard"].Strategy.Matrix.Shard, "the matrix must list the shares 0 ... SHARDS-1")
+	var runs string
+	for _, s := range wf.Jobs["shard"].Steps {
+		runs += s.Run
+	}
+	require.Contains(t, runs, `-shard "${{ matrix.shard }}/$SHARDS"`)
+	require.Contains(t, runs, "-verdict-exit=false")
+	require.Equal(t, "shard", wf.Jobs["merge"].Needs)
+	var merge string
+	for _, s := range wf.Jobs["merge"].Steps {
+		merge += s.Run
+	}
+	require.Contains(t, merge, "chaos report merge")
+}

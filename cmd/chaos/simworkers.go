@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"sync"
 	"time"
@@ -254,6 +255,12 @@ func runSeed(ctx context.Context, self string, s simSettings, seed uint64) seedR
 		"-seed", strconv.FormatUint(seed, 10), "-steps", strconv.Itoa(s.steps), "-checks", strconv.Itoa(s.checks),
 		"-client", s.clientName(), "-shrink", s.shrink.String()}
 	cmd := exec.CommandContext(ctx, self, args...)
+	// A seed's process alone would take more than its core (the garbage
+	// collector's work runs beside it): W workers share the cores, so
+	// that W processes do not fight over them.
+	if _, set := os.LookupEnv("GOMAXPROCS"); !set {
+		cmd.Env = append(os.Environ(), "GOMAXPROCS="+strconv.Itoa(max(1, runtime.NumCPU()/s.workers)))
+	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
