@@ -35,6 +35,7 @@ type Runner struct {
 	log       *slog.Logger
 	reportDir string
 	client    string
+	replay    func(scenario string, seed int64) string
 }
 
 // Option configures a Runner.
@@ -68,12 +69,25 @@ func WithClientName(name string) Option {
 	return func(r *Runner) error { r.client = name; return nil }
 }
 
+// WithReplay sets the command line each run prints to rerun it (default
+// ReplayCommand): a driver that runs another client, backend or option
+// than the defaults says so in it.
+func WithReplay(f func(scenario string, seed int64) string) Option {
+	return func(r *Runner) error {
+		if f == nil {
+			return errors.New("nil replay function")
+		}
+		r.replay = f
+		return nil
+	}
+}
+
 // NewRunner builds a runner over a backend and a client factory.
 func NewRunner(start StartFunc, newClient ClientFunc, opts ...Option) (*Runner, error) {
 	if start == nil || newClient == nil {
 		return nil, errors.New("runner needs a backend and a client")
 	}
-	r := &Runner{start: start, newClient: newClient, log: slog.New(slog.DiscardHandler), client: "client"}
+	r := &Runner{start: start, newClient: newClient, log: slog.New(slog.DiscardHandler), client: "client", replay: ReplayCommand}
 	for _, o := range opts {
 		if err := o(r); err != nil {
 			return nil, fmt.Errorf("runner option: %w", err)
@@ -87,7 +101,7 @@ func NewRunner(start StartFunc, newClient ClientFunc, opts ...Option) (*Runner, 
 func (r *Runner) Run(ctx context.Context, sc Scenario, seed int64) *check.RunResult {
 	run := &check.RunResult{
 		Scenario: sc.Name, Description: sc.Description, Seed: seed, Started: time.Now(), Client: r.client,
-		Replay: ReplayCommand(sc.Name, seed),
+		Replay: r.replay(sc.Name, seed),
 	}
 	defer func() { run.Duration = time.Since(run.Started) }()
 	if err := sc.Validate(); err != nil {

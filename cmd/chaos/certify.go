@@ -47,6 +47,7 @@ type certifySettings struct {
 	provider   string
 	parallel   int
 	shard      shard.Shard
+	clientEnv  []string
 }
 
 func parseCertifyFlags(args []string, stderr io.Writer) (certifySettings, error) {
@@ -63,10 +64,12 @@ func parseCertifyFlags(args []string, stderr io.Writer) (certifySettings, error)
 		list       = fs.Bool("rules", false, "print the rule catalogue and exit")
 		parallel   = fs.Int("parallel", defaultParallel(), "run this many cases at once, each on its own network (default: from the machine's cores and memory)")
 		sh         shardFlag
+		cenv       envFlag
 		provider   = fs.String("provider", providerFake, "the L402 server: fake (the controllable provider) or aperture (real Aperture in front of it; the cases it can run)")
 		backend    backendFlag
 	)
 	backend.register(fs)
+	cenv.register(fs)
 	sh.register(fs, "cases; a share writes share.json, not a certificate, and chaos report merge joins the shares into it")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: chaos certify [-client-cmd 'command args'] [-client-name N] [-descriptor FILE] [-out DIR] [-seed N] [-case regexp] [-dialect d1,d2] [-backend process|containers] [-provider fake|aperture] [-parallel P] [-shard K/N] [-rules] [-v]")
@@ -81,7 +84,7 @@ func parseCertifyFlags(args []string, stderr io.Writer) (certifySettings, error)
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	s := certifySettings{name: *name, descriptor: *descriptor, out: *out, seed: *seed, verbose: *verbose, list: *list, backend: backend, provider: *provider,
-		parallel: *parallel, shard: sh.Shard}
+		parallel: *parallel, shard: sh.Shard, clientEnv: cenv}
 	if err := backend.check(); err != nil {
 		return s, err
 	}
@@ -209,7 +212,7 @@ func certifyClient(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return err
 	}
 	defer release()
-	newClient := execClientFunc(command, log)
+	newClient := execClientFunc(command, s.clientEnv, log)
 	start := live.StartOn(rt)
 	if s.provider == providerAperture {
 		start = live.StartAperture
@@ -397,10 +400,7 @@ func describeClient(ctx context.Context, s certifySettings, command []string, di
 
 // certifyReplay is the line that reruns one case with its seed.
 func certifyReplay(s certifySettings, c string, seed int64) string {
-	line := fmt.Sprintf("go run ./cmd/chaos certify -case='^%s$' -seed=%d", regexp.QuoteMeta(c), seed)
-	if s.command != nil {
-		line += " -client-cmd=" + joinCommand([]string{joinCommand(s.command)})
-	}
+	line := fmt.Sprintf("go run ./cmd/chaos certify -case='^%s$' -seed=%d", regexp.QuoteMeta(c), seed) + replayFlags(s.command, s.clientEnv)
 	if s.descriptor != "" {
 		line += " -descriptor=" + joinCommand([]string{s.descriptor})
 	}

@@ -111,6 +111,7 @@ type runSettings struct {
 	// verdictExit: exit with the verdict; false: 0 once the reports
 	// are written (a share whose verdict the merge judges).
 	verdictExit bool
+	clientEnv   []string
 	// selection is every scenario the flags select, before -shard
 	// takes its share: merge checks the shares cover it.
 	selection []string
@@ -130,8 +131,10 @@ func parseRunFlags(args []string, stderr io.Writer) (runSettings, error) {
 		parallel  = fs.Int("parallel", defaultParallel(), "run this many scenarios at once, each on its own network (default: from the machine's cores and memory)")
 		backend   backendFlag
 		sh        shardFlag
+		cenv      envFlag
 	)
 	backend.register(fs)
+	cenv.register(fs)
 	sh.register(fs, "selected scenarios")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: chaos run [-scenario regexp] [-seed N] [-client-cmd 'command args'] [-client exec|inprocess] [-backend process|containers] [-parallel P] [-shard K/N] [-reports dir] [-v] [-json]")
@@ -145,7 +148,7 @@ func parseRunFlags(args []string, stderr io.Writer) (runSettings, error) {
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 
-	s := runSettings{seed: *seed, kind: *kind, dir: *dir, verbose: *verbose, json: *jsonOut, backend: backend, parallel: *parallel, shard: sh.Shard, verdictExit: *vexit}
+	s := runSettings{seed: *seed, kind: *kind, dir: *dir, verbose: *verbose, json: *jsonOut, backend: backend, parallel: *parallel, shard: sh.Shard, verdictExit: *vexit, clientEnv: cenv}
 	if err := backend.check(); err != nil {
 		return s, err
 	}
@@ -156,6 +159,9 @@ func parseRunFlags(args []string, stderr io.Writer) (runSettings, error) {
 	case clientExec, clientInProcess:
 	default:
 		return s, fmt.Errorf("%w: -client %q: want %s or %s", errUsage, s.kind, clientExec, clientInProcess)
+	}
+	if set["client-env"] && s.kind == clientInProcess {
+		return s, fmt.Errorf("%w: -client-env sets a command's variables; it cannot be combined with -client %s", errUsage, clientInProcess)
 	}
 	if set["client-cmd"] {
 		if s.kind == clientInProcess {
@@ -255,7 +261,8 @@ func runScenarios(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	defer release()
 	runner, err := harness.NewRunner(live.StartOn(rt), newClient,
-		harness.WithLogger(log), harness.WithReportDir(s.dir), harness.WithClientName(name))
+		harness.WithLogger(log), harness.WithReportDir(s.dir), harness.WithClientName(name),
+		harness.WithReplay(func(sc string, seed int64) string { return runReplay(s, sc, seed) }))
 	if err != nil {
 		return err
 	}
@@ -306,6 +313,19 @@ func runScenarios(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return exitCode(exitUnknown)
 	}
 	return verdictExit(r.Verdict)
+}
+
+// runReplay is the line that reruns one scenario as it ran: the same
+// client (command, variables, kind) and backend.
+func runReplay(s runSettings, scenario string, seed int64) string {
+	line := harness.ReplayCommand(scenario, seed) + replayFlags(s.command, s.clientEnv)
+	if s.kind == clientInProcess {
+		line += " -client=" + clientInProcess
+	}
+	if s.backend.name != backendProcess {
+		line += " -backend=" + s.backend.name
+	}
+	return line
 }
 
 // runAll runs the scenarios, s.parallel at a time, each on its own
@@ -404,14 +424,15 @@ func clientFor(ctx context.Context, s runSettings, log *slog.Logger, progress io
 		}
 		name = "reference (exec)"
 	}
-	return execClientFunc(cmd, log), name, cleanup, nil
+	return execClientFunc(cmd, s.clientEnv, log), name, cleanup, nil
 }
 
 // execClientFunc runs command through the exec adapter protocol.
-func execClientFunc(command []string, log *slog.Logger) harness.ClientFunc {
+func execClientFunc(command, env []string, log *slog.Logger) harness.ClientFunc {
 	return func(ctx context.Context, e harness.Endpoints, dir string) (harness.Client, error) {
 		return adapter.NewExec(command, adapter.ExecConfig{
 			StateRoot: dir, RPCServer: e.PayerRPC, TLSCertPath: e.PayerTLSCert, MacaroonPath: e.PayerMacaroon,
+			ExtraEnv: env,
 		}, adapter.WithLogger(log))
 	}
 }

@@ -47,6 +47,11 @@ func TestRunCheckUsageErrors(t *testing.T) {
 		{[]string{"certify", "-parallel", "0"}, "-parallel 0: want 1 to 64"},
 		{[]string{"certify", "-shard", "0/2"}, "-shard 0/2 needs -seed"},
 		{[]string{"certify", "-seed", "3", "-shard", "2/2"}, `invalid value "2/2" for flag -shard`},
+		{[]string{"run", "-client-env", "NOEQUALS"}, `extra env "NOEQUALS": want NAME=value`},
+		{[]string{"run", "-client-env", "1X=2"}, `"1X" is not a variable name`},
+		{[]string{"run", "-client-env", "LND_RPCSERVER=x:1"}, "LND_RPCSERVER is a protocol variable"},
+		{[]string{"run", "-client", "inprocess", "-client-env", "A=b"}, "cannot be combined with -client inprocess"},
+		{[]string{"certify", "-client-env", "=x"}, `want NAME=value`},
 		{[]string{"report"}, "want a subcommand"},
 		{[]string{"report", "squash"}, `unknown subcommand "squash"`},
 		{[]string{"report", "merge"}, "want the shares' report directories"},
@@ -88,6 +93,22 @@ func TestRunListsScenariosWhenNothingMatches(t *testing.T) {
 	_, names, ok := strings.Cut(msg, "the scenarios are: ")
 	require.True(t, ok, msg)
 	require.NotEmpty(t, strings.TrimSpace(names))
+}
+
+// TestRunReplay: a run's replay line reruns the same client with the
+// same variables and backend, and splits back into those flags.
+func TestRunReplay(t *testing.T) {
+	s := runSettings{command: []string{"/opt/my adapter", "--mode", "strict"}, clientEnv: []string{"ADAPTER_LOG=debug", "ODD=a b"}, kind: clientExec}
+	s.backend.name = backendContainers
+	line := runReplay(s, "crash-htlc-held", 42)
+	require.Equal(t, `go run ./cmd/chaos run -scenario='^crash-htlc-held$' -seed=42 -client-cmd=''\''/opt/my adapter'\'' --mode strict' -client-env=ADAPTER_LOG=debug -client-env='ODD=a b' -backend=containers`, line)
+	words, err := splitCommand(line)
+	require.NoError(t, err)
+	require.Contains(t, words, "-client-cmd='/opt/my adapter' --mode strict")
+	require.Contains(t, words, "-client-env=ODD=a b")
+	s = runSettings{kind: clientInProcess}
+	s.backend.name = backendProcess
+	require.Equal(t, "go run ./cmd/chaos run -scenario='^x$' -seed=1 -client=inprocess", runReplay(s, "x", 1))
 }
 
 func TestSplitCommand(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/l402chaos/l402chaos/harness/adapter"
 	"github.com/l402chaos/l402chaos/harness/shard"
 )
 
@@ -77,6 +78,37 @@ func (s *shardFlag) Set(v string) error {
 	}
 	s.Shard = sh
 	return nil
+}
+
+// envFlag is -client-env KEY=VALUE, repeatable: variables the client's
+// command gets besides the protocol's (an adapter's own configuration).
+type envFlag []string
+
+func (e *envFlag) String() string { return strings.Join(*e, " ") }
+
+func (e *envFlag) Set(v string) error {
+	if err := adapter.CheckExtraEnv(v); err != nil {
+		return err
+	}
+	*e = append(*e, v)
+	return nil
+}
+
+func (e *envFlag) register(fs *flag.FlagSet) {
+	fs.Var(e, "client-env", "set a variable in the client command's environment, KEY=VALUE (repeatable): the adapter's own\nconfiguration; the protocol's variables (L402_*, LND_*) are the harness's")
+}
+
+// replayFlags are the flags a replay line repeats for the client: its
+// command and its variables.
+func replayFlags(command []string, env []string) string {
+	var line string
+	if command != nil {
+		line += " -client-cmd=" + joinCommand([]string{joinCommand(command)})
+	}
+	for _, kv := range env {
+		line += " -client-env=" + joinCommand([]string{kv})
+	}
+	return line
 }
 
 // checkParallel rejects a -parallel or -workers below 1 or above the cap.

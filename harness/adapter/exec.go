@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"strconv"
@@ -54,6 +55,24 @@ var inheritedEnv = [...]string{
 	"PATH", "HOME", "USER", "LOGNAME", "TMPDIR", "LANG", "LC_ALL", "TZ", "XDG_CACHE_HOME",
 	"GOROOT", "GOPATH", "GOCACHE", "GOMODCACHE", "GOENV", "GOFLAGS", "GOTOOLCHAIN", "GOTMPDIR",
 	"GOPROXY", "GOSUMDB", "GONOSUMDB", "GOPRIVATE", "GONOPROXY", "GOINSECURE", "CGO_ENABLED",
+}
+
+// envName is what a variable's name may be.
+var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// CheckExtraEnv checks one ExecConfig.ExtraEnv entry: NAME=value, NAME
+// a variable's name and none of the protocol's own (L402_*, LND_*).
+func CheckExtraEnv(kv string) error {
+	name, _, ok := strings.Cut(kv, "=")
+	switch {
+	case !ok || name == "":
+		return fmt.Errorf("extra env %q: want NAME=value", kv)
+	case !envName.MatchString(name):
+		return fmt.Errorf("extra env %q: %q is not a variable name", kv, name)
+	case slices.Contains(protocolEnv[:], name):
+		return fmt.Errorf("extra env %q: %s is a protocol variable, set by the harness", kv, name)
+	}
+	return nil
 }
 
 // ExecConfig is where an exec client keeps its state and which LND node it
@@ -197,12 +216,8 @@ func NewExec(command []string, cfg ExecConfig, opts ...ExecOption) (*Exec, error
 		return nil, fmt.Errorf("new exec adapter: state root: %w", err)
 	}
 	for _, kv := range cfg.ExtraEnv {
-		name, _, ok := strings.Cut(kv, "=")
-		if !ok || name == "" {
-			return nil, fmt.Errorf("new exec adapter: extra env %q: want NAME=value", kv)
-		}
-		if slices.Contains(protocolEnv[:], name) {
-			return nil, fmt.Errorf("new exec adapter: extra env %q: %s is a protocol variable", kv, name)
+		if err := CheckExtraEnv(kv); err != nil {
+			return nil, fmt.Errorf("new exec adapter: %w", err)
 		}
 	}
 	for _, o := range opts {
