@@ -304,9 +304,20 @@ func runCases(ctx context.Context, cr *certify.Runner, plan []certify.Planned, s
 		next     = make(chan int)
 		mu       sync.Mutex
 		wg       sync.WaitGroup
+		first    sync.WaitGroup // the first certifyAbortAfter cases
 		done     int
 		unusable int
 	)
+	order := make([]int, len(plan))
+	for i := range order {
+		order[i] = i
+	}
+	if s.parallel > 1 {
+		slices.SortStableFunc(order, func(a, b int) int {
+			return cmp.Compare(scenarios.Expected(plan[b].Name()), scenarios.Expected(plan[a].Name()))
+		})
+	}
+	head := order[:min(certifyAbortAfter, len(order))]
 	for range min(s.parallel, len(plan)) {
 		wg.Add(1)
 		go func() {
@@ -339,20 +350,20 @@ func runCases(ctx context.Context, cr *certify.Runner, plan []certify.Planned, s
 					unusable = 0
 				}
 				mu.Unlock()
+				if slices.Contains(head, i) {
+					first.Done()
+				}
 			}
 		}()
 	}
-	order := make([]int, len(plan))
-	for i := range order {
-		order[i] = i
-	}
-	if s.parallel > 1 {
-		slices.SortStableFunc(order, func(a, b int) int {
-			return cmp.Compare(scenarios.Expected(plan[b].Name()), scenarios.Expected(plan[a].Name()))
-		})
-	}
+	// The first cases run before the others start: when they all answer
+	// nothing usable, the rest are skipped rather than run in vain.
+	first.Add(len(head))
 feed:
-	for _, i := range order {
+	for n, i := range order {
+		if n == len(head) {
+			first.Wait()
+		}
 		select {
 		case next <- i:
 		case <-ctx.Done():
