@@ -57,7 +57,7 @@ func (b *backendFlag) runtime(ctx context.Context, log *slog.Logger, progress, s
 		eng, err := containers.Connect(ctx)
 		if errors.Is(err, containers.ErrNoEngine) {
 			fmt.Fprintf(stderr, "chaos: %v\n", err)
-			return nil, nil, exitCode(exitUsage)
+			return nil, nil, exitCode(exitNoEngine)
 		}
 		if err != nil {
 			return nil, nil, err
@@ -104,7 +104,7 @@ func cmdImages(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	eng, err := containers.Connect(ctx)
 	if errors.Is(err, containers.ErrNoEngine) {
 		fmt.Fprintf(stderr, "chaos: %v\n", err)
-		return exitCode(exitUsage)
+		return exitCode(exitNoEngine)
 	}
 	if err != nil {
 		return err

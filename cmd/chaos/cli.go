@@ -21,11 +21,22 @@ import (
 	"github.com/l402chaos/l402chaos/regtest"
 )
 
-// Exit codes.
+// Exit codes, one table for every subcommand (chaos -h prints it; the
+// verdict commands' own constants are in run.go):
+//
+//	0   success; a verdict command: every verdict valid
+//	1   a verdict command: a checker found a violation (a rule failed);
+//	    any other command: it failed
+//	2   the machine lacks what the command needs (no Docker engine for
+//	    -backend containers): the way out is printed
+//	3   a verdict command: the harness could not judge everything
+//	    (unknown), never a verdict against the client
+//	64  bad usage: flags, arguments, input files (sysexits' EX_USAGE)
 const (
-	exitOK    = 0
-	exitFail  = 1
-	exitUsage = 2
+	exitOK       = 0
+	exitFail     = 1
+	exitNoEngine = 2
+	exitUsage    = exitBadUsage
 )
 
 // errUsage marks errors that are the user's invocation, not a failure.
@@ -95,6 +106,13 @@ func usage(w io.Writer) {
 	for _, c := range commands() {
 		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
 	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "exit codes (every command):")
+	fmt.Fprintln(w, "  0   success; every verdict valid")
+	fmt.Fprintln(w, "  1   a violation found (a verdict command), or the command failed")
+	fmt.Fprintln(w, "  2   the machine lacks what the command needs (no Docker engine for -backend containers)")
+	fmt.Fprintln(w, "  3   the harness could not judge everything (unknown; never a verdict against the client)")
+	fmt.Fprintln(w, "  64  bad usage: flags, arguments, input")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Run 'chaos <command> -h' for its flags.")
 }

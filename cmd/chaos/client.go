@@ -53,7 +53,7 @@ func cmdClient(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	res := buyOnce(ctx, log)
 	if err := json.NewEncoder(stdout).Encode(res); err != nil {
-		return exitCode(exitUsage)
+		return exitCode(exitFail)
 	}
 	if code := res.ExitCode(); code != 0 {
 		return exitCode(code)

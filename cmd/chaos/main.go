@@ -4,7 +4,9 @@
 //	chaos build     build (or find in the cache) the lnd and btcd binaries
 //	chaos version   print versions
 //
-// Exit codes: 0 success, 1 failure, 2 bad usage.
+// Exit codes (every command; chaos -h prints the table): 0 success or
+// every verdict valid, 1 a violation or a failure, 2 the machine lacks
+// what the command needs (a Docker engine), 3 unknown, 64 bad usage.
 package main
 
 import (
