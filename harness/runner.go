@@ -5,15 +5,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/l402chaos/l402chaos/harness/check"
 	"github.com/l402chaos/l402chaos/harness/history"
+	"github.com/l402chaos/l402chaos/internal/owned"
 )
 
 // ErrNeedsKiller: the scenario kills the client, and this client cannot be
@@ -82,12 +85,66 @@ func WithReplay(f func(scenario string, seed int64) string) Option {
 	}
 }
 
-// NewRunner builds a runner over a backend and a client factory.
+// ClientDirPrefix names the temporary state directories of the clients
+// under test (os.TempDir()/l402chaos-client-*): each names its owner, and
+// NewRunner removes those a dead process left.
+const ClientDirPrefix = "l402chaos-client-"
+
+// ReferenceDirPrefix names the temporary directories the reference
+// client is built into, swept as the client directories are.
+const ReferenceDirPrefix = "l402chaos-reference-"
+
+// ClientLogsDir is where a run's record keeps its client's logs.
+const ClientLogsDir = "client-logs"
+
+// keepClientLogs copies stateDir/logs into runDir/client-logs and makes
+// the history's details name the copies.
+func keepClientLogs(stateDir, runDir string, h history.History) error {
+	src := filepath.Join(stateDir, "logs")
+	if _, err := os.Stat(src); err != nil {
+		return nil
+	}
+	dst := filepath.Join(runDir, ClientLogsDir)
+	err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, path)
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, b, 0o644)
+	})
+	if err != nil {
+		return err
+	}
+	for i := range h {
+		if strings.Contains(h[i].Detail, src) {
+			h[i].Detail = strings.ReplaceAll(h[i].Detail, src, dst)
+		}
+	}
+	return nil
+}
+
+// NewRunner builds a runner over a backend and a client factory. It
+// removes the client state directories of dead processes first.
 func NewRunner(start StartFunc, newClient ClientFunc, opts ...Option) (*Runner, error) {
 	if start == nil || newClient == nil {
 		return nil, errors.New("runner needs a backend and a client")
 	}
 	r := &Runner{start: start, newClient: newClient, log: slog.New(slog.DiscardHandler), client: "client", replay: ReplayCommand}
+	_ = owned.Sweep(os.TempDir(), []string{ClientDirPrefix, ReferenceDirPrefix}, nil)
 	for _, o := range opts {
 		if err := o(r); err != nil {
 			return nil, fmt.Errorf("runner option: %w", err)
@@ -125,7 +182,7 @@ func (r *Runner) Run(ctx context.Context, sc Scenario, seed int64) *check.RunRes
 		run.Err = ErrNeedsIsolation
 		return run
 	}
-	stateDir, err := os.MkdirTemp("", "l402chaos-client-")
+	stateDir, err := owned.MkdirTemp("", ClientDirPrefix)
 	if err != nil {
 		run.Err = err
 		return run
@@ -166,6 +223,12 @@ func (r *Runner) Run(ctx context.Context, sc Scenario, seed int64) *check.RunRes
 	}
 	if r.reportDir != "" {
 		run.Dir = filepath.Join(r.reportDir, sc.Name)
+		// The client's logs (an exec client's stderr per attempt) go
+		// with the record, and the history names them there: its state
+		// directory, journal and credentials included, is removed.
+		if err := keepClientLogs(stateDir, run.Dir, run.History); err != nil {
+			log.Warn("keep the client's logs", "err", err)
+		}
 		if err := history.WriteRecord(run.Dir, run.History, run.Truth); err != nil {
 			log.Warn("write run files", "err", err)
 		}

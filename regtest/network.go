@@ -9,13 +9,14 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strconv"
+
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/btcsuite/btcd/btcutil"
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
+	"github.com/l402chaos/l402chaos/internal/owned"
 	"github.com/l402chaos/l402chaos/internal/wait"
 	"github.com/lightningnetwork/lnd/lnrpc"
 	"golang.org/x/sync/errgroup"
@@ -284,7 +285,7 @@ func newNetwork(ctx context.Context, cfg config, bins Binaries) (*Network, error
 	}
 	// A kept run dir has no owner file, so no later sweep removes it.
 	if !cfg.keep {
-		if err := os.WriteFile(filepath.Join(dir, ownerFile), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		if err := owned.Claim(dir); err != nil {
 			os.RemoveAll(dir)
 			return nil, fmt.Errorf("regtest: %w", err)
 		}

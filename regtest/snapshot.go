@@ -5,19 +5,18 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/l402chaos/l402chaos/internal/owned"
 )
 
 // A snapshot is the data directories of a funded, channel-ready network,
@@ -287,7 +286,7 @@ func copyFile(src, dst string) error {
 // it.
 const (
 	runPrefix = "l402chaos-run-"
-	ownerFile = "owner.pid"
+	ownerFile = owned.File
 )
 
 // Sweep removes the run directories under base that were left by
@@ -304,46 +303,10 @@ func sweepRuns(base string, log *slog.Logger) {
 }
 
 func sweep(base string, removed func(dir string)) error {
-	entries, err := os.ReadDir(base)
-	if err != nil {
-		return err
-	}
-	for _, e := range entries {
-		if !e.IsDir() || !strings.HasPrefix(e.Name(), runPrefix) {
-			continue
-		}
-		dir := filepath.Join(base, e.Name())
-		data, err := os.ReadFile(filepath.Join(dir, ownerFile))
-		if err != nil {
-			continue
-		}
-		pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
-		if err != nil || pid <= 0 || ProcessAlive(pid) {
-			continue
-		}
-		if err := os.RemoveAll(dir); err != nil {
-			return err
-		}
-		removed(dir)
-	}
-	return nil
+	return owned.Sweep(base, []string{runPrefix}, removed)
 }
 
 // ProcessAlive reports whether a process of this machine still runs. A
 // zombie (killed, not yet reaped by its parent: kill -9 of an owner
 // whose parent reaps late) has ended, and counts as dead.
-func ProcessAlive(pid int) bool {
-	err := syscall.Kill(pid, 0)
-	if err != nil && !errors.Is(err, syscall.EPERM) {
-		return false
-	}
-	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return !errors.Is(err, os.ErrNotExist)
-	}
-	// The state follows the command's closing parenthesis.
-	if i := strings.LastIndexByte(string(stat), ')'); i >= 0 && i+2 < len(stat) {
-		return stat[i+2] != 'Z'
-	}
-	return true
-}
+func ProcessAlive(pid int) bool { return owned.Alive(pid) }

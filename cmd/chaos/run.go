@@ -26,6 +26,7 @@ import (
 	"github.com/l402chaos/l402chaos/harness/history"
 	"github.com/l402chaos/l402chaos/harness/live"
 	"github.com/l402chaos/l402chaos/harness/shard"
+	"github.com/l402chaos/l402chaos/internal/owned"
 	"github.com/l402chaos/l402chaos/reports"
 	"github.com/l402chaos/l402chaos/scenarios"
 )
@@ -451,7 +452,7 @@ func referenceClient(ctx context.Context, progress io.Writer) (cmd []string, cle
 	if self, err := os.Executable(); err == nil && os.Getenv(envTestMain) == "" {
 		return []string{self, "client"}, func() {}, nil
 	}
-	build, err := os.MkdirTemp("", "l402chaos-reference-")
+	build, err := owned.MkdirTemp("", harness.ReferenceDirPrefix)
 	if err != nil {
 		return nil, nil, err
 	}
