@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -197,7 +196,7 @@ func MergeShares(out string, dirs []string) (*Certificate, error) {
 			src := filepath.Join(l.dir, "cases", filepath.Base(rr.Dir))
 			if rr.Dir != "" && history.IsRecord(src) {
 				dst := filepath.Join(out, "cases", filepath.Base(rr.Dir))
-				if err := copyTree(src, dst); err != nil {
+				if err := history.CopyDir(src, dst); err != nil {
 					return nil, fmt.Errorf("merge: %s: %w", name, err)
 				}
 				run.Dir = dst
@@ -224,29 +223,4 @@ func abs(p string) string {
 		return a
 	}
 	return filepath.Clean(p)
-}
-
-// copyTree copies a case's record directory.
-func copyTree(src, dst string) error {
-	return filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(src, path)
-		if err != nil {
-			return err
-		}
-		target := filepath.Join(dst, rel)
-		switch {
-		case d.IsDir():
-			return os.MkdirAll(target, 0o755)
-		case d.Type().IsRegular():
-			b, err := os.ReadFile(path)
-			if err != nil {
-				return err
-			}
-			return os.WriteFile(target, b, 0o644)
-		}
-		return nil
-	})
 }

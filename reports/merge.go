@@ -3,7 +3,6 @@ package reports
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/l402chaos/l402chaos/harness/check"
+	"github.com/l402chaos/l402chaos/harness/history"
 )
 
 // Merge errors: each names the directories and what differs.
@@ -131,7 +131,7 @@ func MergeDirs(out string, dirs []string) (Report, error) {
 		rr.Dir = ""
 		if src := runDir(l.dir, l.run); exists(src) {
 			dst := filepath.Join(out, safeName(rr.Scenario))
-			if err := copyDir(src, dst); err != nil {
+			if err := history.CopyDir(src, dst); err != nil {
 				return Report{}, fmt.Errorf("merge: %s: %w", rr.Scenario, err)
 			}
 			rr.Dir = dst
@@ -153,30 +153,4 @@ func MergeDirs(out string, dirs []string) (Report, error) {
 		return Report{}, err
 	}
 	return merged, nil
-}
-
-// copyDir copies a run's record (regular files, one level of
-// directories deep or more) from src to dst.
-func copyDir(src, dst string) error {
-	return filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(src, path)
-		if err != nil {
-			return err
-		}
-		target := filepath.Join(dst, rel)
-		switch {
-		case d.IsDir():
-			return os.MkdirAll(target, 0o755)
-		case d.Type().IsRegular():
-			b, err := os.ReadFile(path)
-			if err != nil {
-				return err
-			}
-			return os.WriteFile(target, b, 0o644)
-		}
-		return nil
-	})
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -284,6 +283,12 @@ func certifyClient(ctx context.Context, args []string, stdout, stderr io.Writer)
 			return exitCode(exitUnknown)
 		}
 	}
+	return certificateExit(cert)
+}
+
+// certificateExit is the exit of a command whose verdict is a
+// certificate's: 0 certified, 1 a MUST or SAFETY rule failed, 3 unknown.
+func certificateExit(cert *certify.Certificate) error {
 	switch cert.Verdict {
 	case certify.Pass:
 		return nil
@@ -301,77 +306,54 @@ func certifyClient(ctx context.Context, args []string, stdout, stderr io.Writer)
 func runCases(ctx context.Context, cr *certify.Runner, plan []certify.Planned, s certifySettings, stdout io.Writer) []certify.CaseResult {
 	var (
 		results  = make([]*certify.CaseResult, len(plan))
-		next     = make(chan int)
 		mu       sync.Mutex
-		wg       sync.WaitGroup
 		first    sync.WaitGroup // the first certifyAbortAfter cases
 		done     int
 		unusable int
 	)
-	order := make([]int, len(plan))
-	for i := range order {
-		order[i] = i
-	}
-	if s.parallel > 1 {
-		slices.SortStableFunc(order, func(a, b int) int {
-			return cmp.Compare(scenarios.Expected(plan[b].Name()), scenarios.Expected(plan[a].Name()))
-		})
-	}
+	order := longestFirst(len(plan), s.parallel, func(i int) string { return plan[i].Name() })
 	head := order[:min(certifyAbortAfter, len(order))]
-	for range min(s.parallel, len(plan)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				p := plan[i]
-				mu.Lock()
-				if unusable >= certifyAbortAfter {
-					p.Skip = "not run: the client's first cases answered nothing usable (adapter errors)"
-				}
-				mu.Unlock()
-				t0 := time.Now()
-				res := cr.Run(ctx, p, s.seed)
-				line := fmt.Sprintf("%-8s %5.1fs", res.Verdict(), time.Since(t0).Seconds())
-				switch {
-				case res.Skip != "":
-					line = "n/a: " + res.Skip
-				case res.AdapterError != "":
-					line += "  adapter error: " + res.AdapterError
-				case res.Run.Err != nil:
-					line += "  harness: " + res.Run.Err.Error()
-				}
-				mu.Lock()
-				results[i] = &res
-				done++
-				fmt.Fprintf(stdout, "[%2d/%d] %-44s %s\n", done, len(plan), res.Name, line)
-				if res.Unusable() {
-					unusable++
-				} else if res.Run != nil {
-					unusable = 0
-				}
-				mu.Unlock()
-				if slices.Contains(head, i) {
-					first.Done()
-				}
-			}
-		}()
-	}
+	first.Add(len(head))
 	// The first cases run before the others start: when they all answer
 	// nothing usable, the rest are skipped rather than run in vain.
-	first.Add(len(head))
-feed:
-	for n, i := range order {
+	before := func(n, _ int) bool {
 		if n == len(head) {
 			first.Wait()
 		}
-		select {
-		case next <- i:
-		case <-ctx.Done():
-			break feed
-		}
+		return true
 	}
-	close(next)
-	wg.Wait()
+	inParallel(ctx, s.parallel, order, before, func(i int) {
+		if slices.Contains(head, i) {
+			defer first.Done()
+		}
+		p := plan[i]
+		mu.Lock()
+		if unusable >= certifyAbortAfter {
+			p.Skip = "not run: the client's first cases answered nothing usable (adapter errors)"
+		}
+		mu.Unlock()
+		t0 := time.Now()
+		res := cr.Run(ctx, p, s.seed)
+		line := fmt.Sprintf("%-8s %5.1fs", res.Verdict(), time.Since(t0).Seconds())
+		switch {
+		case res.Skip != "":
+			line = "n/a: " + res.Skip
+		case res.AdapterError != "":
+			line += "  adapter error: " + res.AdapterError
+		case res.Run.Err != nil:
+			line += "  harness: " + res.Run.Err.Error()
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		results[i] = &res
+		done++
+		fmt.Fprintf(stdout, "[%2d/%d] %-44s %s\n", done, len(plan), res.Name, line)
+		if res.Unusable() {
+			unusable++
+		} else if res.Run != nil {
+			unusable = 0
+		}
+	})
 	var out []certify.CaseResult
 	for _, r := range results {
 		if r != nil {

@@ -125,13 +125,7 @@ func mergeCertificate(out string, dirs []string, stdout io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "\n%s (%d shares)\ncertificate: %s\n", cert.Headline(), len(dirs), filepath.Join(out, certify.FileHTML))
-	switch cert.Verdict {
-	case certify.Pass:
-		return nil
-	case certify.Fail:
-		return exitCode(exitInvalid)
-	}
-	return exitCode(exitUnknown)
+	return certificateExit(cert)
 }
 
 func printDurations(args []string, stdout, stderr io.Writer) error {

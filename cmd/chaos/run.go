@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -336,72 +335,34 @@ func runReplay(s runSettings, scenario string, seed int64) string {
 // interleave. With -parallel 1 it is the serial run it always was.
 func runAll(ctx context.Context, runner *harness.Runner, s runSettings, out io.Writer) ([]*check.RunResult, bool) {
 	var (
-		runs  = make([]*check.RunResult, len(s.scenarios))
-		next  = make(chan int)
-		mu    sync.Mutex
-		done  int
-		wg    sync.WaitGroup
-		print = func(format string, args ...any) {
-			mu.Lock()
-			defer mu.Unlock()
-			fmt.Fprintf(out, format, args...)
-		}
+		runs = make([]*check.RunResult, len(s.scenarios))
+		mu   sync.Mutex
+		done int
 	)
-	for range min(s.parallel, len(s.scenarios)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				sc := s.scenarios[i]
-				if s.parallel == 1 {
-					print("\n=== RUN %s (%d/%d) seed=%d\n", sc.Name, i+1, len(s.scenarios), s.seed)
-				}
-				run := runner.Run(ctx, sc, s.seed)
-				var table bytes.Buffer
-				one := reports.New([]*check.RunResult{run}, reports.Meta{Seed: s.seed})
-				if err := reports.WriteTable(&table, one, reports.WithVerbose(s.verbose)); err != nil {
-					fmt.Fprintf(&table, "table: %v\n", err)
-				}
-				mu.Lock()
-				runs[i] = run
-				done++
-				if s.parallel > 1 {
-					fmt.Fprintf(out, "\n=== DONE %s (%d/%d done, %s) seed=%d\n", sc.Name, done, len(s.scenarios), run.Duration.Round(time.Second), s.seed)
-				}
-				out.Write(table.Bytes())
-				mu.Unlock()
-			}
-		}()
-	}
-	// In parallel the longest start first, so that no long scenario
-	// starts last and leaves the others' networks idle.
-	order := make([]int, len(s.scenarios))
-	for i := range order {
-		order[i] = i
-	}
-	if s.parallel > 1 {
-		slices.SortStableFunc(order, func(a, b int) int {
-			return cmp.Compare(scenarios.Expected(s.scenarios[b].Name), scenarios.Expected(s.scenarios[a].Name))
-		})
-	}
-	interrupted := false
-	for _, i := range order {
-		if ctx.Err() != nil {
-			interrupted = true
-			break
+	order := longestFirst(len(s.scenarios), s.parallel, func(i int) string { return s.scenarios[i].Name })
+	all := inParallel(ctx, s.parallel, order, nil, func(i int) {
+		sc := s.scenarios[i]
+		if s.parallel == 1 {
+			mu.Lock()
+			fmt.Fprintf(out, "\n=== RUN %s (%d/%d) seed=%d\n", sc.Name, i+1, len(s.scenarios), s.seed)
+			mu.Unlock()
 		}
-		select {
-		case next <- i:
-		case <-ctx.Done():
-			interrupted = true
+		run := runner.Run(ctx, sc, s.seed)
+		var table bytes.Buffer
+		one := reports.New([]*check.RunResult{run}, reports.Meta{Seed: s.seed})
+		if err := reports.WriteTable(&table, one, reports.WithVerbose(s.verbose)); err != nil {
+			fmt.Fprintf(&table, "table: %v\n", err)
 		}
-		if interrupted {
-			break
+		mu.Lock()
+		defer mu.Unlock()
+		runs[i] = run
+		done++
+		if s.parallel > 1 {
+			fmt.Fprintf(out, "\n=== DONE %s (%d/%d done, %s) seed=%d\n", sc.Name, done, len(s.scenarios), run.Duration.Round(time.Second), s.seed)
 		}
-	}
-	close(next)
-	wg.Wait()
-	return runs, interrupted || ctx.Err() != nil
+		out.Write(table.Bytes())
+	})
+	return runs, !all || ctx.Err() != nil
 }
 
 // clientFor makes the client factory the runner calls once per scenario,

@@ -3,15 +3,20 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
+	"context"
 	"flag"
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/l402chaos/l402chaos/harness/adapter"
 	"github.com/l402chaos/l402chaos/harness/shard"
+	"github.com/l402chaos/l402chaos/scenarios"
 )
 
 // Scaling out (README "Scaling out"): -parallel runs scenarios at once on
@@ -109,6 +114,58 @@ func replayFlags(command []string, env []string) string {
 		line += " -client-env=" + joinCommand([]string{kv})
 	}
 	return line
+}
+
+// inParallel calls do(i) for each index of order, in that order, at most
+// workers at a time, and returns once every call it started has ended.
+// Before starting the n-th (counting from 0), it asks before(n, i), which
+// may wait and may say false to start nothing more; it starts nothing
+// once ctx ends either. It reports whether it started them all.
+func inParallel(ctx context.Context, workers int, order []int, before func(n, i int) bool, do func(i int)) bool {
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(workers, len(order)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				do(i)
+			}
+		}()
+	}
+	all := true
+feed:
+	for n, i := range order {
+		if ctx.Err() != nil || (before != nil && !before(n, i)) {
+			all = false
+			break
+		}
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			all = false
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	return all
+}
+
+// longestFirst is 0 ... n-1, the longest expected first (stable) when
+// more than one runs at a time: no long one starts last and leaves the
+// other workers idle.
+func longestFirst(n, parallel int, name func(i int) string) []int {
+	order := make([]int, n)
+	for i := range order {
+		order[i] = i
+	}
+	if parallel > 1 {
+		slices.SortStableFunc(order, func(a, b int) int {
+			return cmp.Compare(scenarios.Expected(name(b)), scenarios.Expected(name(a)))
+		})
+	}
+	return order
 }
 
 // checkParallel rejects a -parallel or -workers below 1 or above the cap.

@@ -109,74 +109,58 @@ func simulateSeeds(ctx context.Context, s simSettings, stdout, stderr io.Writer)
 		done    = make([]bool, len(seeds))
 		cancels = make([]context.CancelFunc, len(seeds))
 		lowest  = len(seeds) // index of the lowest seed with a finding so far
-		next    = make(chan int)
-		wg      sync.WaitGroup
 		steps   int64
 		ended   int
 		start   = time.Now()
+		order   = make([]int, len(seeds))
 	)
-	for range min(s.workers, len(seeds)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				mu.Lock()
-				if i > lowest {
-					mu.Unlock()
-					continue
-				}
-				cctx, cancel := context.WithCancel(ctx)
-				cancels[i] = cancel
-				mu.Unlock()
-				r := runSeed(cctx, self, s, seeds[i])
-				stopped := cctx.Err() != nil && ctx.Err() == nil
-				cancel()
-				mu.Lock()
-				cancels[i] = nil
-				if stopped {
-					// Stopped: a lower seed found a violation.
-					mu.Unlock()
-					continue
-				}
-				runs[i], done[i] = r, true
-				ended++
-				line := fmt.Sprintf("seed %d: ", r.seed)
-				if r.err != nil {
-					line += "error: " + r.err.Error()
-				} else {
-					steps += r.res.StepsRun
-					line += fmt.Sprintf("%s, %s in %s", r.res.Verdict, plural(int(r.res.StepsRun), "step"), r.res.Duration.Round(time.Millisecond))
-				}
-				if r.finding() && i < lowest {
-					lowest = i
-					for j := i + 1; j < len(seeds); j++ {
-						if cancels[j] != nil {
-							cancels[j]()
-						}
-					}
-					line += "; stopping the seeds above it"
-				}
-				fmt.Fprintf(out, "%s (%d/%d seeds, %s)\n", line, ended, len(seeds), time.Since(start).Round(time.Second))
-				mu.Unlock()
-			}
-		}()
+	for i := range order {
+		order[i] = i
 	}
-feed:
-	for i := range seeds {
+	// No seed above one that found something is started.
+	below := func(_, i int) bool {
 		mu.Lock()
-		stop := i > lowest
-		mu.Unlock()
-		if stop {
-			break
-		}
-		select {
-		case next <- i:
-		case <-ctx.Done():
-			break feed
-		}
+		defer mu.Unlock()
+		return i <= lowest
 	}
-	close(next)
-	wg.Wait()
+	inParallel(ctx, s.workers, order, below, func(i int) {
+		mu.Lock()
+		if i > lowest {
+			mu.Unlock()
+			return
+		}
+		cctx, cancel := context.WithCancel(ctx)
+		cancels[i] = cancel
+		mu.Unlock()
+		r := runSeed(cctx, self, s, seeds[i])
+		stopped := cctx.Err() != nil && ctx.Err() == nil
+		cancel()
+		mu.Lock()
+		defer mu.Unlock()
+		cancels[i] = nil
+		if stopped {
+			return // a lower seed found a violation
+		}
+		runs[i], done[i] = r, true
+		ended++
+		line := fmt.Sprintf("seed %d: ", r.seed)
+		if r.err != nil {
+			line += "error: " + r.err.Error()
+		} else {
+			steps += r.res.StepsRun
+			line += fmt.Sprintf("%s, %s in %s", r.res.Verdict, plural(int(r.res.StepsRun), "step"), r.res.Duration.Round(time.Millisecond))
+		}
+		if r.finding() && i < lowest {
+			lowest = i
+			for j := i + 1; j < len(seeds); j++ {
+				if cancels[j] != nil {
+					cancels[j]()
+				}
+			}
+			line += "; stopping the seeds above it"
+		}
+		fmt.Fprintf(out, "%s (%d/%d seeds, %s)\n", line, ended, len(seeds), time.Since(start).Round(time.Second))
+	})
 	res.Duration = time.Since(start)
 	res.StepsRun = steps
 	res.StepsPerSec = float64(steps) / res.Duration.Seconds()

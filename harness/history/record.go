@@ -263,3 +263,30 @@ func WriteAtomic(path string, write func(io.Writer) error) error {
 	}
 	return nil
 }
+
+// CopyDir copies a record's directory tree (directories and regular
+// files; anything else is left out) from src into dst: a merged report
+// takes its shares' records, a run's record its client's logs.
+func CopyDir(src, dst string) error {
+	return filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, path)
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(dst, rel)
+		switch {
+		case d.IsDir():
+			return os.MkdirAll(target, 0o755)
+		case d.Type().IsRegular():
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(target, b, 0o644)
+		}
+		return nil
+	})
+}
