@@ -62,6 +62,9 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzChallengeRoundTrip$$' -fuzztime $(FUZZTIME) ./client/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseSchedule$$' -fuzztime $(FUZZTIME) ./harness/soak/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseDescriptor$$' -fuzztime $(FUZZTIME) ./certify/
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./harness/shard/
+	$(GO) test -run '^$$' -fuzz '^FuzzReadJSONL$$' -fuzztime $(FUZZTIME) ./harness/history/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseSteps$$' -fuzztime $(FUZZTIME) ./harness/property/
 
 ## lint: formatting, vet and staticcheck (both modules); the workflows
 ## and the action (actionlint), the shell scripts (shellcheck)

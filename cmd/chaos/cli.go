@@ -373,9 +373,11 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
+// writeFileAtomic writes a file only its owner reads (0600): the env
+// file names the nodes' credentials and the provider's control token.
 func writeFileAtomic(path string, data []byte) error {
 	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
 		return err
 	}
 	return os.Rename(tmp, path)

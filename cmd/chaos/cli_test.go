@@ -122,6 +122,9 @@ func TestUpJSONThenInterrupt(t *testing.T) {
 	addrs = append(addrs, info.Btcd.RPC)
 
 	env := readEnv(t, envPath)
+	st, err := os.Stat(envPath)
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o600), st.Mode().Perm(), "the env file names credentials: its owner's only")
 	alice := info.Nodes[0]
 	require.Equal(t, "alice", alice.Name)
 	require.Equal(t, alice.GRPC, env["LND_RPCSERVER"])

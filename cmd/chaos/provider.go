@@ -318,7 +318,7 @@ func finish(c fakeprovider.Controller, stop func() error, ledgerPath string) err
 		errs = append(errs, err)
 		data, err := snap.MarshalIndent()
 		if err == nil {
-			err = os.WriteFile(ledgerPath, data, 0o644)
+			err = os.WriteFile(ledgerPath, data, 0o600)
 		}
 		errs = append(errs, err)
 	}

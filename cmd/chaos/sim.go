@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/term"
 	"pgregory.net/rapid"
 
 	"github.com/l402chaos/l402chaos/client/mutant"
@@ -330,14 +331,10 @@ func rate(n int64, d time.Duration) string {
 	return strconv.FormatFloat(float64(n)/d.Seconds(), 'f', 0, 64)
 }
 
-// isTerminal reports whether w is a character device (a terminal).
+// isTerminal reports whether w is a terminal.
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // progress prints the steps done so far from its own goroutine: the
