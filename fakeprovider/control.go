@@ -2,10 +2,12 @@ package fakeprovider
 
 import (
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
+	"mime"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -15,7 +17,12 @@ import (
 )
 
 // The control API: JSON over HTTP on its own loopback listener, for the
-// harness (and people) to steer the provider. Errors are
+// harness (and people) to steer the provider. Every call but /health
+// carries the provider's bearer token (Authorization: Bearer, see
+// ControlToken; 401 without it), and every call that changes something
+// (POST, PUT, DELETE) is Content-Type: application/json (415 otherwise),
+// so that a web page open in the operator's browser can neither read it
+// nor arm a fault with a cross-origin form post. Errors are
 // {"error": {"code": "...", "message": "..."}} with a status that says
 // what kind they are:
 //
@@ -47,7 +54,38 @@ const (
 	CodeConflict    = "conflict"
 	CodeUnavailable = "unavailable"
 	CodeInternal    = "internal"
+	// CodeUnauthorized: no or a wrong bearer token (401).
+	CodeUnauthorized = "unauthorized"
+	// CodeMediaType: a call that changes something without
+	// Content-Type: application/json (415).
+	CodeMediaType = "unsupported_media_type"
 )
+
+// ErrUnauthorized: the control API refused a call without its token.
+var ErrUnauthorized = errors.New("unauthorized: the control API wants its bearer token")
+
+// guard refuses calls without the token, and calls that change
+// something without a JSON content type, before they reach the API.
+func (p *Provider) guard(next http.Handler) http.Handler {
+	want := []byte("Bearer " + p.ctlToken)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/health" && subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+			writeJSON(w, http.StatusUnauthorized, map[string]apiError{"error": {Code: CodeUnauthorized,
+				Message: "missing or wrong bearer token (Authorization: Bearer <the provider's control token>)"}})
+			return
+		}
+		switch r.Method {
+		case http.MethodGet, http.MethodHead:
+		default:
+			if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+				writeJSON(w, http.StatusUnsupportedMediaType, map[string]apiError{"error": {Code: CodeMediaType,
+					Message: r.Method + " wants Content-Type: application/json"}})
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
 
 // maxControlBody bounds a control request.
 const maxControlBody = 64 << 10

@@ -19,8 +19,17 @@ import (
 // error from the API is an *APIError, which errors.Is matches against the
 // package's sentinels (ErrNotFound, ErrConflict, ErrInvalidConfig).
 type Control struct {
-	base string
-	hc   *http.Client
+	base  string
+	hc    *http.Client
+	token string
+}
+
+// WithToken is c sending the provider's bearer token (its ControlToken)
+// with every call.
+func (c *Control) WithToken(token string) *Control {
+	cc := *c
+	cc.token = token
+	return &cc
 }
 
 // NewControl returns a client for the control API at baseURL (see
@@ -56,6 +65,8 @@ func (e *APIError) Unwrap() error {
 		return ErrConflict
 	case CodeInvalid:
 		return ErrInvalidConfig
+	case CodeUnauthorized:
+		return ErrUnauthorized
 	}
 	return nil
 }
@@ -73,8 +84,11 @@ func (c *Control) do(ctx context.Context, method, path string, in, out any) erro
 	if err != nil {
 		return err
 	}
-	if in != nil {
+	if in != nil || (method != http.MethodGet && method != http.MethodHead) {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {

@@ -26,6 +26,7 @@ func ExampleStart() {
 	defer p.Close()
 
 	ctl, _ := fakeprovider.NewControl(p.ControlURL(), nil)
+	ctl = ctl.WithToken(p.ControlToken())
 	k, err := ctl.Arm(ctx, fakeprovider.Knob{
 		Kind:  fakeprovider.ErrorAfter,
 		Match: fakeprovider.Match{Method: "POST", Path: "/ops/*", Credentialed: true},

@@ -8,6 +8,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -50,6 +51,8 @@ type Provider struct {
 
 	srv     sync.Mutex // guards the servers below across Restart
 	addrs   addrs
+	// ctlToken is the control API's bearer token.
+	ctlToken string
 	httpSrv *http.Server
 	grpcSrv *grpc.Server
 	// tlsSrv serves the gRPC port over TLS, HTTP and gRPC alike, for a
@@ -74,10 +77,11 @@ const ledgerWait = 30 * time.Second
 type addrs struct{ http, grpc, control string }
 
 type options struct {
-	notify func(Note)
-	log    *slog.Logger
-	now    func() time.Time
-	addrs  addrs
+	notify   func(Note)
+	log      *slog.Logger
+	now      func() time.Time
+	addrs    addrs
+	ctlToken string
 }
 
 // Option configures a Provider.
@@ -116,6 +120,32 @@ func WithObserver(f func(Note)) Option {
 		o.notify = f
 		return nil
 	}
+}
+
+// MinControlToken is the shortest control token WithControlToken takes.
+const MinControlToken = 16
+
+// WithControlToken sets the bearer token every control API call but
+// /health must carry (default: a random one, ControlToken). The harness
+// gives one per run, so that nothing else on the machine, a web page in
+// the operator's browser included, can arm faults or settle invoices.
+func WithControlToken(token string) Option {
+	return func(o *options) error {
+		if len(token) < MinControlToken || strings.ContainsFunc(token, func(r rune) bool { return r <= ' ' || r > '~' }) {
+			return fmt.Errorf("%w: control token: want at least %d printable characters and no spaces", ErrInvalidConfig, MinControlToken)
+		}
+		o.ctlToken = token
+		return nil
+	}
+}
+
+// NewControlToken is a random control token (32 hex digits).
+func NewControlToken() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err) // crypto/rand does not fail on Linux
+	}
+	return hex.EncodeToString(b[:])
 }
 
 func validAddr(name, addr string) error {
@@ -158,6 +188,9 @@ func New(ln Lightning, cfg Config, opts ...Option) (*Provider, error) {
 			return nil, err
 		}
 	}
+	if o.ctlToken == "" {
+		o.ctlToken = NewControlToken()
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	notes := newNotesLog()
 	notify := func(n Note) {
@@ -171,7 +204,7 @@ func New(ln Lightning, cfg Config, opts ...Option) (*Provider, error) {
 		prof: cfg.Profile, spent: map[string]string{}, secrets: newSecrets(),
 		ledger: newLedger(notify), idem: &idempotency{entries: map[string]*idemEntry{}},
 		holds: newHolds(ctx, ln, o.log), ctx: ctx, cancel: cancel, addrs: o.addrs,
-		backend: cfg.Backend,
+		backend: cfg.Backend, ctlToken: o.ctlToken,
 	}
 	for _, s := range cfg.Services {
 		p.services[s.Name] = s
@@ -208,7 +241,7 @@ func (p *Provider) listenControl() error {
 		return fmt.Errorf("control listener: %w", err)
 	}
 	p.addrs.control = l.Addr().String()
-	p.ctlSrv = &http.Server{Handler: p.controlHandler(), ReadHeaderTimeout: 10 * time.Second}
+	p.ctlSrv = &http.Server{Handler: p.guard(p.controlHandler()), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = p.ctlSrv.Serve(l) }()
 	return nil
 }
@@ -308,6 +341,9 @@ func (p *Provider) URL() string { p.srv.Lock(); defer p.srv.Unlock(); return "ht
 
 // GRPCAddr is the host:port of the gRPC L402 API.
 func (p *Provider) GRPCAddr() string { p.srv.Lock(); defer p.srv.Unlock(); return p.addrs.grpc }
+
+// ControlToken is the bearer token the control API requires.
+func (p *Provider) ControlToken() string { return p.ctlToken }
 
 // ControlURL is the base URL of the control API.
 func (p *Provider) ControlURL() string {

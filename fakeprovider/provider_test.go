@@ -732,9 +732,12 @@ func TestControlAPIBadInput(t *testing.T) {
 	require.NoError(t, ctl.Health(ctx))
 	send(t, http.MethodGet, p.URL()+"/data/a", "", "", nil) // something in the ledger
 
-	raw := func(method, path, body string) (int, string) {
+	rawWith := func(method, path, body string, header map[string]string) (int, string) {
 		req, err := http.NewRequest(method, p.ControlURL()+path, strings.NewReader(body))
 		require.NoError(t, err)
+		for k, v := range header {
+			req.Header.Set(k, v)
+		}
 		resp, err := http.DefaultClient.Do(req)
 		require.NoError(t, err)
 		defer resp.Body.Close()
@@ -744,6 +747,42 @@ func TestControlAPIBadInput(t *testing.T) {
 		require.NoError(t, json.NewDecoder(resp.Body).Decode(&e))
 		return resp.StatusCode, e.Error.Code
 	}
+	auth := map[string]string{"Authorization": "Bearer " + p.ControlToken(), "Content-Type": "application/json"}
+	raw := func(method, path, body string) (int, string) { return rawWith(method, path, body, auth) }
+
+	// The guard: no token, a wrong one, or a change without a JSON
+	// content type (a cross-origin form post) is refused before the
+	// API, and changes nothing.
+	for _, tc := range []struct {
+		method, path, body string
+		header             map[string]string
+		status             int
+		code               string
+	}{
+		{"GET", "/ledger", "", nil, 401, fakeprovider.CodeUnauthorized},
+		{"POST", "/reset", "", map[string]string{"Content-Type": "application/json"}, 401, fakeprovider.CodeUnauthorized},
+		{"POST", "/knobs", `{"kind":"error-before"}`, map[string]string{"Authorization": "Bearer " + strings.Repeat("0", 32), "Content-Type": "application/json"}, 401, fakeprovider.CodeUnauthorized},
+		{"POST", "/knobs", `{"kind":"error-before"}`, map[string]string{"Authorization": p.ControlToken(), "Content-Type": "application/json"}, 401, fakeprovider.CodeUnauthorized},
+		{"POST", "/knobs", `{"kind":"error-before"}`, map[string]string{"Authorization": "Bearer " + p.ControlToken()}, 415, fakeprovider.CodeMediaType},
+		{"POST", "/knobs", `{"kind":"error-before"}`, map[string]string{"Authorization": "Bearer " + p.ControlToken(), "Content-Type": "text/plain"}, 415, fakeprovider.CodeMediaType},
+		{"POST", "/knobs", `kind=error-before`, map[string]string{"Authorization": "Bearer " + p.ControlToken(), "Content-Type": "application/x-www-form-urlencoded"}, 415, fakeprovider.CodeMediaType},
+		{"DELETE", "/knobs/k1", "", map[string]string{"Authorization": "Bearer " + p.ControlToken()}, 415, fakeprovider.CodeMediaType},
+	} {
+		status, code := rawWith(tc.method, tc.path, tc.body, tc.header)
+		require.Equal(t, tc.status, status, "%s %s %v", tc.method, tc.path, tc.header)
+		require.Equal(t, tc.code, code, "%s %s %v", tc.method, tc.path, tc.header)
+	}
+	knobs, err := ctl.Knobs(ctx)
+	require.NoError(t, err)
+	require.Empty(t, knobs, "a refused call arms nothing")
+	status, _ := rawWith("GET", "/health", "", nil)
+	require.Equal(t, 200, status, "/health answers without the token")
+	_, err = fakeprovider.NewControl(p.ControlURL(), nil)
+	require.NoError(t, err)
+	noToken, _ := fakeprovider.NewControl(p.ControlURL(), nil)
+	_, err = noToken.Ledger(ctx)
+	require.ErrorIs(t, err, fakeprovider.ErrUnauthorized)
+
 	for _, tc := range []struct {
 		method, path, body string
 		status             int
@@ -774,7 +813,7 @@ func TestControlAPIBadInput(t *testing.T) {
 		require.Equal(t, tc.status, status, "%s %s %s", tc.method, tc.path, tc.body)
 		require.Equal(t, tc.code, code, "%s %s %s", tc.method, tc.path, tc.body)
 	}
-	_, err := ctl.Arm(ctx, fakeprovider.Knob{Kind: "meteor"})
+	_, err = ctl.Arm(ctx, fakeprovider.Knob{Kind: "meteor"})
 	var apiErr *fakeprovider.APIError
 	require.ErrorAs(t, err, &apiErr)
 	require.ErrorIs(t, err, fakeprovider.ErrInvalidConfig)

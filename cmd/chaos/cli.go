@@ -328,7 +328,8 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("provider: %w", err)
 		}
 		defer pp.Close()
-		pi = &ProviderInfo{URL: "http://" + pp.HTTP.Host, GRPC: pp.GRPC.Host, ControlURL: "http://" + pp.ControlAPI.Host, Services: pp.Config.Services, Profile: pp.Config.Profile}
+		pi = &ProviderInfo{URL: "http://" + pp.HTTP.Host, GRPC: pp.GRPC.Host, ControlURL: "http://" + pp.ControlAPI.Host, ControlToken: pp.Token,
+			Services: pp.Config.Services, Profile: pp.Config.Profile}
 	}
 	if pi != nil {
 		env += pi.Env()

@@ -138,6 +138,15 @@ func TestUpJSONThenInterrupt(t *testing.T) {
 	require.Equal(t, info.Provider.URL, env["L402CHAOS_PROVIDER_URL"])
 	require.Equal(t, info.Provider.ControlURL, env["L402CHAOS_CONTROL_URL"])
 	requireChallenge(t, env["L402CHAOS_SERVICE_DATA_URL"]+"quote")
+	// The control API wants the run's token, which the env file holds.
+	require.Len(t, env["L402CHAOS_CONTROL_TOKEN"], 32)
+	require.Equal(t, info.Provider.ControlToken, env["L402CHAOS_CONTROL_TOKEN"])
+	ctl, err := fakeprovider.NewControl(info.Provider.ControlURL, nil)
+	require.NoError(t, err)
+	_, err = ctl.Ledger(ctx)
+	require.ErrorIs(t, err, fakeprovider.ErrUnauthorized)
+	_, err = ctl.WithToken(env["L402CHAOS_CONTROL_TOKEN"]).Ledger(ctx)
+	require.NoError(t, err)
 	addrs = append(addrs, strings.TrimPrefix(info.Provider.URL, "http://"), info.Provider.GRPC, strings.TrimPrefix(info.Provider.ControlURL, "http://"))
 
 	require.NoError(t, cmd.Process.Signal(syscall.SIGINT))

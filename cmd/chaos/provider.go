@@ -27,11 +27,13 @@ import (
 
 // ProviderInfo locates a running provider.
 type ProviderInfo struct {
-	URL        string                 `json:"url"`
-	GRPC       string                 `json:"grpc"`
-	ControlURL string                 `json:"control_url"`
-	Services   []fakeprovider.Service `json:"services"`
-	Profile    fakeprovider.Profile   `json:"profile"`
+	URL        string `json:"url"`
+	GRPC       string `json:"grpc"`
+	ControlURL string `json:"control_url"`
+	// ControlToken is the control API's bearer token.
+	ControlToken string                 `json:"control_token"`
+	Services     []fakeprovider.Service `json:"services"`
+	Profile      fakeprovider.Profile   `json:"profile"`
 	// Aperture is set when real Aperture sells the services (-provider
 	// aperture): URL and GRPC are then Aperture's, ControlURL the
 	// backend provider's.
@@ -92,7 +94,7 @@ func apertureInfo(f *live.ApertureFront) ProviderInfo {
 }
 
 func providerInfo(p *fakeprovider.Provider) ProviderInfo {
-	return ProviderInfo{URL: p.URL(), GRPC: p.GRPCAddr(), ControlURL: p.ControlURL(), Services: p.Services(), Profile: p.Profile()}
+	return ProviderInfo{URL: p.URL(), GRPC: p.GRPCAddr(), ControlURL: p.ControlURL(), ControlToken: p.ControlToken(), Services: p.Services(), Profile: p.Profile()}
 }
 
 // Env is the provider's part of the env file.
@@ -101,22 +103,26 @@ func (pi ProviderInfo) Env() string {
 	fmt.Fprintf(&b, "L402CHAOS_PROVIDER_URL=%s\n", pi.URL)
 	fmt.Fprintf(&b, "L402CHAOS_PROVIDER_GRPC=%s\n", pi.GRPC)
 	fmt.Fprintf(&b, "L402CHAOS_CONTROL_URL=%s\n", pi.ControlURL)
+	fmt.Fprintf(&b, "L402CHAOS_CONTROL_TOKEN=%s\n", pi.ControlToken)
 	for _, s := range pi.Services {
 		fmt.Fprintf(&b, "L402CHAOS_SERVICE_%s_URL=%s/%s/\n", strings.ToUpper(strings.ReplaceAll(s.Name, "-", "_")), pi.URL, s.Name)
 	}
 	return b.String()
 }
 
+// tokenNote says where the control API's bearer token is.
+const tokenNote = "Authorization: Bearer $L402CHAOS_CONTROL_TOKEN, from the env file or -json"
+
 func printProvider(w io.Writer, pi ProviderInfo) {
 	if a := pi.Aperture; a != nil {
-		fmt.Fprintf(w, "aperture  %s  (gRPC %s)  real Aperture %s, log %s\nbackend   %s  (the provider behind it)\ncontrol   %s\n",
-			pi.URL, pi.GRPC, a.Version, a.Log, a.Backend, pi.ControlURL)
+		fmt.Fprintf(w, "aperture  %s  (gRPC %s)  real Aperture %s, log %s\nbackend   %s  (the provider behind it)\ncontrol   %s  (%s)\n",
+			pi.URL, pi.GRPC, a.Version, a.Log, a.Backend, pi.ControlURL, tokenNote)
 		for _, s := range pi.Services {
 			fmt.Fprintf(w, "service   %s/%s/  %d sat per token\n", pi.URL, s.Name, s.PriceSat)
 		}
 		return
 	}
-	fmt.Fprintf(w, "provider  %s  (gRPC %s)\ncontrol   %s\n", pi.URL, pi.GRPC, pi.ControlURL)
+	fmt.Fprintf(w, "provider  %s  (gRPC %s)\ncontrol   %s  (%s)\n", pi.URL, pi.GRPC, pi.ControlURL, tokenNote)
 	for _, s := range pi.Services {
 		fmt.Fprintf(w, "service   %s/%s/  %d sat per %s\n", pi.URL, s.Name, s.PriceSat, s.Pricing)
 	}
@@ -129,6 +135,7 @@ type providerFlags struct {
 	invalid                 int
 	addr, grpcAddr, ctlAddr string
 	remoteControl           bool
+	tokenFile               string
 }
 
 func (f *providerFlags) register(fs *flag.FlagSet) {
@@ -138,6 +145,7 @@ func (f *providerFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.addr, "listen", "127.0.0.1:0", "address of the L402 HTTP API")
 	fs.StringVar(&f.grpcAddr, "grpc-listen", "127.0.0.1:0", "address of the L402 gRPC API")
 	fs.StringVar(&f.ctlAddr, "control-listen", "127.0.0.1:0", "address of the control API (loopback unless -allow-remote-control)")
+	fs.StringVar(&f.tokenFile, "control-token-file", "", "the control API's bearer token: read from this file, or written there (0600) when it does not exist\n(default: a new random token, printed with -json and written to the env file)")
 	fs.BoolVar(&f.remoteControl, "allow-remote-control", false, "let -control-listen name a non-loopback address: anyone who reaches it can arm faults and settle invoices (for a provider in a container, whose harness is outside)")
 }
 
@@ -175,7 +183,32 @@ func (f *providerFlags) load() (fakeprovider.Config, []fakeprovider.Option, erro
 	if !f.remoteControl && !loopback(f.ctlAddr) {
 		return cfg, nil, fmt.Errorf("%w: -control-listen %s is not a loopback address: the control API arms faults and settles invoices; add -allow-remote-control to mean it", errUsage, f.ctlAddr)
 	}
-	return cfg, []fakeprovider.Option{fakeprovider.WithAddrs(f.addr, f.grpcAddr, f.ctlAddr)}, nil
+	token, err := f.controlToken()
+	if err != nil {
+		return cfg, nil, fmt.Errorf("%w: -control-token-file: %w", errUsage, err)
+	}
+	return cfg, []fakeprovider.Option{fakeprovider.WithAddrs(f.addr, f.grpcAddr, f.ctlAddr), fakeprovider.WithControlToken(token)}, nil
+}
+
+// controlToken is the control API's token: -control-token-file's, made
+// and written there if it has none, else a new one.
+func (f *providerFlags) controlToken() (string, error) {
+	if f.tokenFile == "" {
+		return fakeprovider.NewControlToken(), nil
+	}
+	b, err := os.ReadFile(f.tokenFile)
+	if errors.Is(err, os.ErrNotExist) {
+		token := fakeprovider.NewControlToken()
+		return token, os.WriteFile(f.tokenFile, []byte(token+"\n"), 0o600)
+	}
+	if err != nil {
+		return "", err
+	}
+	token := strings.TrimSpace(string(b))
+	if len(token) < fakeprovider.MinControlToken || strings.ContainsAny(token, " \t\r\n") {
+		return "", fmt.Errorf("%s: want one token of at least %d characters", f.tokenFile, fakeprovider.MinControlToken)
+	}
+	return token, nil
 }
 
 // startProvider serves a provider on an LND connection.

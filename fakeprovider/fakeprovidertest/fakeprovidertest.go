@@ -46,5 +46,5 @@ func Control(t testing.TB, p *fakeprovider.Provider) *fakeprovider.Control {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return c
+	return c.WithToken(p.ControlToken())
 }

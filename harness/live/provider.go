@@ -69,6 +69,8 @@ type ProviderProgram struct {
 	Control *fakeprovider.Control
 	// HTTP, GRPC and ControlAPI are its ports as each side reaches them.
 	HTTP, GRPC, ControlAPI regtest.Endpoint
+	// Token is the control API's bearer token.
+	Token string
 	// Config is what it serves: services and profile.
 	Config fakeprovider.Config
 	// Dir holds its configuration and its log (provider.log).
@@ -116,6 +118,13 @@ func StartProviderProgram(ctx context.Context, net *regtest.Network, payee *regt
 			return fail("its ports", err)
 		}
 	}
+	// The control API's token goes in a file of the provider's
+	// directory (0600), not on its command line.
+	pp.Token = fakeprovider.NewControlToken()
+	tokenPath := filepath.Join(pp.Dir, "control.token")
+	if err := os.WriteFile(tokenPath, []byte(pp.Token+"\n"), 0o600); err != nil {
+		return fail("control token", err)
+	}
 	logPath := filepath.Join(pp.Dir, "provider.log")
 	pp.Proc, err = sb.Start(ctx, regtest.Spec{
 		Name: "provider", Bin: bin, Dir: pp.Dir, LogPath: logPath,
@@ -129,7 +138,7 @@ func StartProviderProgram(ctx context.Context, net *regtest.Network, payee *regt
 			"-macaroon", payee.AdminMacaroonPath(),
 			"-provider-config", cfgPath,
 			"-listen", pp.HTTP.Listen, "-grpc-listen", pp.GRPC.Listen, "-control-listen", pp.ControlAPI.Listen,
-			"-allow-remote-control",
+			"-allow-remote-control", "-control-token-file", tokenPath,
 		},
 	})
 	if err != nil {
@@ -144,6 +153,7 @@ func StartProviderProgram(ctx context.Context, net *regtest.Network, payee *regt
 	if err != nil {
 		return fail("control API", err)
 	}
+	pp.Control = pp.Control.WithToken(pp.Token)
 	wctx, cancel := context.WithTimeout(ctx, providerReady)
 	defer cancel()
 	err = wait.Until(wctx, 50*time.Millisecond, func(ctx context.Context) error {
