@@ -49,12 +49,12 @@ type Provider struct {
 	ctx    context.Context // ends at Close
 	cancel context.CancelFunc
 
-	srv     sync.Mutex // guards the servers below across Restart
-	addrs   addrs
+	srv   sync.Mutex // guards the servers below across Restart
+	addrs addrs
 	// ctlToken is the control API's bearer token.
 	ctlToken string
-	httpSrv *http.Server
-	grpcSrv *grpc.Server
+	httpSrv  *http.Server
+	grpcSrv  *grpc.Server
 	// tlsSrv serves the gRPC port over TLS, HTTP and gRPC alike, for a
 	// proxy in front (backend mode); nil otherwise.
 	tlsSrv *http.Server
