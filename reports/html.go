@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"io"
 	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -60,6 +61,7 @@ func WriteHTML(w io.Writer, r Report, histories map[string]history.History) erro
 		}
 		v.Scenarios = append(v.Scenarios, s)
 	}
+	v.Matrix = newMatrix(r)
 	if err := htmlTemplate.Execute(w, v); err != nil {
 		return fmt.Errorf("write html report: %w", err)
 	}
@@ -68,8 +70,78 @@ func WriteHTML(w io.Writer, r Report, histories map[string]history.History) erro
 
 type htmlView struct {
 	Report    Report
+	Matrix    matrix
 	Rows      []htmlRow
 	Scenarios []htmlScenario
+}
+
+// matrix is the page's first table: a row per scenario, the failing
+// first (invalid, then unknown, then valid, each in the report's order),
+// a column per checker (in the order they first appear) and one for the
+// coverage, each cell a verdict linking to the scenario's section.
+type matrix struct {
+	Checkers []string
+	Rows     []matrixRow
+}
+
+type matrixRow struct {
+	ID, Scenario, Verdict string
+	Cells                 []matrixCell
+}
+
+type matrixCell struct {
+	Verdict string // "" when the checker did not judge the scenario
+	Title   string
+}
+
+func newMatrix(r Report) matrix {
+	var m matrix
+	seen := map[string]bool{}
+	for _, run := range r.Runs {
+		for _, res := range run.Results {
+			if !seen[res.Checker] {
+				seen[res.Checker] = true
+				m.Checkers = append(m.Checkers, res.Checker)
+			}
+		}
+	}
+	m.Checkers = append(m.Checkers, CaseCoverage)
+	rank := map[check.Validity]int{check.Invalid: 0, check.Unknown: 1, check.Valid: 2}
+	idx := make([]int, len(r.Runs))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(a, b int) int { return rank[r.Runs[a].Verdict] - rank[r.Runs[b].Verdict] })
+	for _, i := range idx {
+		run := r.Runs[i]
+		row := matrixRow{ID: fmt.Sprintf("s%d", i), Scenario: run.Scenario, Verdict: run.Verdict.String()}
+		byChecker := map[string]check.Result{}
+		for _, res := range run.Results {
+			byChecker[res.Checker] = res
+		}
+		for _, c := range m.Checkers[:len(m.Checkers)-1] {
+			res, ok := byChecker[c]
+			if !ok {
+				row.Cells = append(row.Cells, matrixCell{Title: c + ": not run"})
+				continue
+			}
+			title := c + ": " + res.Validity.String()
+			if res.Message != "" {
+				title += ": " + res.Message
+			}
+			row.Cells = append(row.Cells, matrixCell{Verdict: res.Validity.String(), Title: title})
+		}
+		cov := matrixCell{Verdict: check.Valid.String(), Title: "coverage reached"}
+		if miss := run.Unreached(); len(miss) > 0 {
+			cov = matrixCell{Verdict: check.Unknown.String(), Title: "coverage not reached: " + strings.Join(miss, ", ")}
+		}
+		if run.Error != "" {
+			cov = matrixCell{Verdict: check.Unknown.String(), Title: "harness: " + run.Error}
+		}
+		row.Cells = append(row.Cells, cov)
+		m.Rows = append(m.Rows, row)
+	}
+	return m
 }
 
 type htmlRow struct {
