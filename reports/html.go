@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"html/template"
 	"io"
-	"sort"
 	"slices"
+	"sort"
 	"strings"
 	"time"
 
