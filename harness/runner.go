@@ -38,6 +38,7 @@ type Runner struct {
 	reportDir string
 	client    string
 	replay    func(scenario string, seed int64) string
+	events    func(scenario string, e history.Event)
 }
 
 // Option configures a Runner.
@@ -116,6 +117,19 @@ func keepClientLogs(stateDir, runDir string, h history.History) error {
 	return nil
 }
 
+// WithEvents calls f with every event of every run as it is recorded
+// (the session's Sink), named by its scenario: a driver's progress
+// lines. f must be quick; runs in parallel call it concurrently.
+func WithEvents(f func(scenario string, e history.Event)) Option {
+	return func(r *Runner) error {
+		if f == nil {
+			return errors.New("nil events function")
+		}
+		r.events = f
+		return nil
+	}
+}
+
 // NewRunner builds a runner over a backend and a client factory. It
 // removes the client state directories of dead processes first.
 func NewRunner(start StartFunc, newClient ClientFunc, opts ...Option) (*Runner, error) {
@@ -186,6 +200,9 @@ func (r *Runner) Run(ctx context.Context, sc Scenario, seed int64) *check.RunRes
 		return run
 	}
 	cfg := SessionConfig{Seed: uint64(seed), Log: log, GRPC: env.Endpoints().ProviderGRPC}
+	if r.events != nil {
+		cfg.Sink = func(e history.Event) { r.events(sc.Name, e) }
+	}
 	if c, ok := env.(Clock); ok {
 		cfg.Now = c.Now
 	}

@@ -260,9 +260,14 @@ func runScenarios(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return err
 	}
 	defer release()
+	// Progress lines share the output with the tables: one lock.
+	var outMu sync.Mutex
+	prog := startRunProgress(out, &outMu, runProgressEvery)
+	defer prog.stop()
 	runner, err := harness.NewRunner(live.StartOn(rt), newClient,
 		harness.WithLogger(log), harness.WithReportDir(s.dir), harness.WithClientName(name),
-		harness.WithReplay(func(sc string, seed int64) string { return runReplay(s, sc, seed) }))
+		harness.WithReplay(func(sc string, seed int64) string { return runReplay(s, sc, seed) }),
+		harness.WithEvents(prog.seen))
 	if err != nil {
 		return err
 	}
@@ -277,7 +282,7 @@ func runScenarios(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	fmt.Fprintf(out, "l402chaos: %d scenarios%s, seed %d%s, client %s, %d at a time\n", len(s.scenarios), share, s.seed, how, name, min(s.parallel, max(len(s.scenarios), 1)))
 	start := time.Now()
-	runs, interrupted := runAll(ctx, runner, s, out)
+	runs, interrupted := runAll(ctx, runner, prog, &outMu, s, out)
 	runs = slices.DeleteFunc(runs, func(r *check.RunResult) bool { return r == nil })
 	interrupted = interrupted || ctx.Err() != nil
 
@@ -333,21 +338,23 @@ func runReplay(s runSettings, scenario string, seed int64) string {
 // those an interruption kept from starting). Each scenario's table is
 // printed whole as it ends, so the tables of concurrent scenarios never
 // interleave. With -parallel 1 it is the serial run it always was.
-func runAll(ctx context.Context, runner *harness.Runner, s runSettings, out io.Writer) ([]*check.RunResult, bool) {
+func runAll(ctx context.Context, runner *harness.Runner, prog *runProgress, mu *sync.Mutex, s runSettings, out io.Writer) ([]*check.RunResult, bool) {
 	var (
 		runs = make([]*check.RunResult, len(s.scenarios))
-		mu   sync.Mutex
 		done int
 	)
-	order := longestFirst(len(s.scenarios), s.parallel, func(i int) string { return s.scenarios[i].Name })
-	all := inParallel(ctx, s.parallel, order, nil, func(i int) {
+	workers := min(s.parallel, len(s.scenarios))
+	order := longestFirst(len(s.scenarios), workers, func(i int) string { return s.scenarios[i].Name })
+	all := inParallel(ctx, workers, order, nil, func(i int) {
 		sc := s.scenarios[i]
-		if s.parallel == 1 {
+		if workers == 1 {
 			mu.Lock()
 			fmt.Fprintf(out, "\n=== RUN %s (%d/%d) seed=%d\n", sc.Name, i+1, len(s.scenarios), s.seed)
 			mu.Unlock()
 		}
+		prog.begin(sc.Name)
 		run := runner.Run(ctx, sc, s.seed)
+		prog.end(sc.Name)
 		var table bytes.Buffer
 		one := reports.New([]*check.RunResult{run}, reports.Meta{Seed: s.seed})
 		if err := reports.WriteTable(&table, one, reports.WithVerbose(s.verbose)); err != nil {
@@ -357,7 +364,7 @@ func runAll(ctx context.Context, runner *harness.Runner, s runSettings, out io.W
 		defer mu.Unlock()
 		runs[i] = run
 		done++
-		if s.parallel > 1 {
+		if workers > 1 {
 			fmt.Fprintf(out, "\n=== DONE %s (%d/%d done, %s) seed=%d\n", sc.Name, done, len(s.scenarios), run.Duration.Round(time.Second), s.seed)
 		}
 		out.Write(table.Bytes())
