@@ -9,9 +9,12 @@ import (
 // NoLostPayment: money that moved bought something, or the client kept
 // the proof. Every succeeded payment of a purchase is delivered (the
 // provider delivered to the purchase) or the purchase's last report is
-// outcome unknown, paid_not_delivered, with that payment's hash: the
-// preimage is kept. A settled payment whose purchase last reported
-// "failed", or nothing usable, is lost.
+// outcome unknown with that payment's hash: the client knows it paid
+// and what. That is all the adapter protocol v1 asks
+// (docs/adapter-protocol.md); the reference client's paid_not_delivered
+// says more, and is not required. A settled payment whose purchase last
+// reported "failed", "unknown" without its hash, or nothing usable, is
+// lost.
 type NoLostPayment struct{}
 
 func (NoLostPayment) Name() string { return "no-lost-payment" }
@@ -56,14 +59,15 @@ func (c NoLostPayment) Check(h history.History, t *history.Truth) Result {
 	return verdict(c.Name(), vs, fmt.Sprintf("%s delivered or kept", plural(settled, "settled payment", "settled payments")))
 }
 
-// kept reports whether op's report says the purchase paid hash and keeps
-// its preimage.
+// kept reports whether op's report says money may have moved and names
+// hash: outcome unknown with the payment's hash, paid_not_delivered or
+// not.
 func kept(op history.Op, hash string) bool {
 	if op.Complete == nil || op.Complete.Value == nil {
 		return false
 	}
 	v := op.Complete.Value
-	return v.Outcome == history.Unknown && v.PaidNotDelivered && sameHash(v.PaymentHash, hash)
+	return v.Outcome == history.Unknown && sameHash(v.PaymentHash, hash)
 }
 
 // lastReport describes a purchase's last report, for messages.

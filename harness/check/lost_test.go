@@ -42,6 +42,9 @@ func TestNoLostPayment(t *testing.T) {
 			return s, want{validity: check.Valid}
 		}},
 		{"settled but reported failed", lostAfterFailed},
+		{"protocol v1: unknown with the hash, no paid_not_delivered", func() (scene, want) {
+			return paidRefused(&history.Result{Outcome: history.Unknown, PaymentHash: hx(1), ExitCode: 2}), want{validity: check.Valid}
+		}},
 		{"kept with another hash", func() (scene, want) {
 			return paidRefused(keptRes(hx(9))), want{validity: check.Invalid, purchase: "k1", hashes: hs(hx(1)), events: evs(0, 1)}
 		}},

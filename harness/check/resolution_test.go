@@ -29,6 +29,13 @@ func TestEventualResolution(t *testing.T) {
 		{"paid, not delivered, preimage kept", func() (scene, want) {
 			return paidRefused(keptRes(hx(1))), want{validity: check.Valid}
 		}},
+		{"protocol v1: unknown naming the settled payment", func() (scene, want) {
+			return paidRefused(&history.Result{Outcome: history.Unknown, PaymentHash: hx(1), ExitCode: 2}), want{validity: check.Valid}
+		}},
+		{"protocol v1: unknown naming a payment that did not settle", func() (scene, want) {
+			s := paidRefused(&history.Result{Outcome: history.Unknown, PaymentHash: hx(7), ExitCode: 2})
+			return s, want{validity: check.Invalid, purchase: "k1", events: evs(0, 1)}
+		}},
 		{"payment in flight", stuck},
 		{"invoice accepted", func() (scene, want) {
 			s := paidRefused(keptRes(hx(1)))
