@@ -2,6 +2,7 @@ package harness
 
 import (
 	"context"
+	"time"
 	"errors"
 	"log/slog"
 	"math/rand/v2"
@@ -51,4 +52,21 @@ var ErrNotTriggered = errors.New("fault trigger never came")
 // HealAfter returns nil (fault.For, fault.Until).
 type Scheduled interface {
 	HealAfter(ctx context.Context, env *Env) error
+}
+
+// Lasting is a Scheduled fault whose schedule is a span of time (a 5 s
+// partition: fault.For): the fault is the span, so it holds for all of
+// it even when the traffic ends first, within the scenario's timeout.
+// Other schedules (a phase: fault.Until) end with the traffic.
+type Lasting interface {
+	// Lasts is the span; 0 when the schedule is not one.
+	Lasts() time.Duration
+}
+
+// lasts is f's span, 0 if it has none.
+func lasts(f Fault) time.Duration {
+	if l, ok := f.(Lasting); ok {
+		return l.Lasts()
+	}
+	return 0
 }

@@ -251,6 +251,16 @@ func (x *execution) execute(ctx context.Context) error {
 	fctx, stopFaults := context.WithCancel(tctx)
 	defer stopFaults()
 
+	// A fault that lasts a span holds for all of it, even past the end
+	// of the traffic (a "down for 8 s" that ended with a purchase 86 ms
+	// in would not be the scenario's fault); any other schedule ends
+	// with the traffic. Both end with the scenario's timeout.
+	healCtx := func(f Fault) context.Context {
+		if lasts(f) > 0 {
+			return tctx
+		}
+		return fctx
+	}
 	var faults sync.WaitGroup
 	var setupErr error
 	for _, f := range x.sc.Setup {
@@ -260,7 +270,7 @@ func (x *execution) execute(ctx context.Context) error {
 			break
 		}
 		if sf, ok := f.(Scheduled); ok {
-			faults.Go(func() { x.scheduleHeal(fctx, sf, a) })
+			faults.Go(func() { x.scheduleHeal(healCtx(f), sf, a) })
 		}
 	}
 	for _, f := range x.sc.Faults {
@@ -273,7 +283,7 @@ func (x *execution) execute(ctx context.Context) error {
 				return // recorded as fault.error
 			}
 			if sf, ok := f.(Scheduled); ok {
-				x.scheduleHeal(fctx, sf, a)
+				x.scheduleHeal(healCtx(f), sf, a)
 			}
 		})
 	}

@@ -3,6 +3,7 @@ package harness_test
 import (
 	"context"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -153,4 +154,73 @@ func TestRunnerRejectsBadScenario(t *testing.T) {
 	})
 	require.ErrorContains(t, run.Err, `unknown service "video"`)
 	require.Equal(t, check.Unknown, run.Verdict())
+}
+
+// spanFault is a fault on a schedule of real time that notes when it
+// went in and when it was healed; lasting says whether its schedule is a
+// span (harness.Lasting) or ends with the traffic.
+type spanFault struct {
+	d        time.Duration
+	lasting  bool
+	mu       sync.Mutex
+	injected time.Time
+	healed   time.Time
+}
+
+func (f *spanFault) Name() string { return "span" }
+
+func (f *spanFault) Inject(context.Context, *harness.Env) (harness.Heal, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.injected = time.Now()
+	return func(context.Context) error {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if f.healed.IsZero() {
+			f.healed = time.Now()
+		}
+		return nil
+	}, nil
+}
+
+func (f *spanFault) HealAfter(ctx context.Context, _ *harness.Env) error {
+	t := time.NewTimer(f.d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (f *spanFault) Lasts() time.Duration {
+	if f.lasting {
+		return f.d
+	}
+	return 0
+}
+
+func (f *spanFault) held() time.Duration {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.healed.Sub(f.injected)
+}
+
+// TestRunnerHoldsALastingFault: a fault that lasts a span holds for all
+// of it though the traffic ends at once; a fault on another schedule
+// ends with the traffic.
+func TestRunnerHoldsALastingFault(t *testing.T) {
+	const span = 400 * time.Millisecond
+	lasting, other := &spanFault{d: span, lasting: true}, &spanFault{d: time.Minute}
+	sc := harness.Scenario{
+		Name:    "lasting",
+		Setup:   []harness.Fault{lasting, other},
+		Traffic: []harness.Traffic{{Key: "d1", Service: harness.ServiceData}},
+	}
+	run := runSim(t, simRunner(t, ""), sc)
+	require.NoError(t, run.Err)
+	require.GreaterOrEqual(t, lasting.held(), span, "a lasting fault holds for its span")
+	require.Less(t, other.held(), time.Minute, "another schedule ends with the traffic")
+	require.Positive(t, other.held())
 }

@@ -55,6 +55,14 @@ func (t *Triggered) HealAfter(ctx context.Context, env *harness.Env) error {
 	return healAfter(ctx, env, t.Fault)
 }
 
+// Lasts passes on the inner fault's span, if it has one.
+func (t *Triggered) Lasts() time.Duration {
+	if l, ok := t.Fault.(harness.Lasting); ok {
+		return l.Lasts()
+	}
+	return 0
+}
+
 func healAfter(ctx context.Context, env *harness.Env, f harness.Fault) error {
 	if s, ok := f.(harness.Scheduled); ok {
 		return s.HealAfter(ctx, env)
@@ -81,6 +89,9 @@ func (t *Timed) Inject(ctx context.Context, env *harness.Env) (harness.Heal, err
 	}
 	return t.Fault.Inject(ctx, env)
 }
+
+// Lasts is the fault's span: it holds for all of it, traffic or not.
+func (t *Timed) Lasts() time.Duration { return t.Duration }
 
 func (t *Timed) HealAfter(ctx context.Context, _ *harness.Env) error {
 	timer := time.NewTimer(t.Duration)
