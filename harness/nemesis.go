@@ -2,10 +2,10 @@ package harness
 
 import (
 	"context"
-	"time"
 	"errors"
 	"log/slog"
 	"math/rand/v2"
+	"time"
 
 	"github.com/l402chaos/l402chaos/harness/history"
 )
