@@ -2,8 +2,8 @@ package fakeprovider
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
+	"io"
 	"log/slog"
 	"sync"
 	"time"
@@ -25,15 +25,16 @@ type holds struct {
 	wg   sync.WaitGroup
 	mu   sync.Mutex
 	pres map[lntypes.Hash]lntypes.Preimage
+	rnd  io.Reader
 }
 
-func newHolds(ctx context.Context, ln Lightning, log *slog.Logger) *holds {
-	return &holds{ctx: ctx, ln: ln, log: log, pres: map[lntypes.Hash]lntypes.Preimage{}}
+func newHolds(ctx context.Context, ln Lightning, log *slog.Logger, rnd io.Reader) *holds {
+	return &holds{ctx: ctx, ln: ln, log: log, pres: map[lntypes.Hash]lntypes.Preimage{}, rnd: rnd}
 }
 
 func (h *holds) newPreimage() (lntypes.Preimage, error) {
 	var pre lntypes.Preimage
-	if _, err := rand.Read(pre[:]); err != nil {
+	if _, err := io.ReadFull(h.rnd, pre[:]); err != nil {
 		return pre, err
 	}
 	h.mu.Lock()

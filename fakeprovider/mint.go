@@ -2,10 +2,10 @@ package fakeprovider
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"sync"
 	"time"
 
@@ -24,6 +24,7 @@ import (
 
 // secrets is an in-memory mint.SecretStore that can also revoke by token.
 type secrets struct {
+	rnd     io.Reader
 	mu      sync.Mutex
 	byID    map[[sha256.Size]byte][l402.SecretSize]byte
 	byToken map[string][sha256.Size]byte
@@ -31,13 +32,13 @@ type secrets struct {
 
 var _ mint.SecretStore = (*secrets)(nil)
 
-func newSecrets() *secrets {
-	return &secrets{byID: map[[sha256.Size]byte][l402.SecretSize]byte{}, byToken: map[string][sha256.Size]byte{}}
+func newSecrets(rnd io.Reader) *secrets {
+	return &secrets{rnd: rnd, byID: map[[sha256.Size]byte][l402.SecretSize]byte{}, byToken: map[string][sha256.Size]byte{}}
 }
 
 func (s *secrets) NewSecret(_ context.Context, idHash [sha256.Size]byte) ([l402.SecretSize]byte, error) {
 	var secret [l402.SecretSize]byte
-	if _, err := rand.Read(secret[:]); err != nil {
+	if _, err := io.ReadFull(s.rnd, secret[:]); err != nil {
 		return secret, err
 	}
 	s.mu.Lock()
@@ -200,7 +201,7 @@ func (c *challenger) NewChallenge(priceSat int64) (string, lntypes.Hash, error) 
 	c.invoice = inv
 	c.macHash = inv.PaymentHash
 	if c.knob != nil && c.knob.Kind == HashMismatch {
-		if _, err := rand.Read(c.macHash[:]); err != nil {
+		if _, err := io.ReadFull(c.p.rnd, c.macHash[:]); err != nil {
 			return "", lntypes.Hash{}, err
 		}
 	}

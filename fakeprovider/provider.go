@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/big"
 	"net"
@@ -38,11 +39,13 @@ type Provider struct {
 	prof    Profile
 	spent   map[string]string // per-request token -> purchase key
 	secrets *secrets
-	knobs   knobs
-	ledger  *ledger
-	idem    *idempotency
-	holds   *holds
-	notes   *notesLog
+	// rnd is where random values come from (WithRand).
+	rnd    io.Reader
+	knobs  knobs
+	ledger *ledger
+	idem   *idempotency
+	holds  *holds
+	notes  *notesLog
 	// backend: behind an L402 proxy, serving without selling (Config.Backend).
 	backend bool
 
@@ -77,6 +80,7 @@ const ledgerWait = 30 * time.Second
 type addrs struct{ http, grpc, control string }
 
 type options struct {
+	rnd      io.Reader
 	notify   func(Note)
 	log      *slog.Logger
 	now      func() time.Time
@@ -120,6 +124,33 @@ func WithObserver(f func(Note)) Option {
 		o.notify = f
 		return nil
 	}
+}
+
+// WithRand draws the provider's random values from r: root keys, hold
+// invoices' preimages, a hash-mismatch knob's hash (default
+// crypto/rand). A simulation seeds it, so that a seed replays the same
+// values; reads are serialised, so r need not be safe for concurrent
+// use. The L402 token IDs come from aperture's mint, which draws its own.
+func WithRand(r io.Reader) Option {
+	return func(o *options) error {
+		if r == nil {
+			return fmt.Errorf("%w: nil random source", ErrInvalidConfig)
+		}
+		o.rnd = &lockedReader{r: r}
+		return nil
+	}
+}
+
+// lockedReader serialises reads of a reader.
+type lockedReader struct {
+	mu sync.Mutex
+	r  io.Reader
+}
+
+func (l *lockedReader) Read(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return io.ReadFull(l.r, p)
 }
 
 // MinControlToken is the shortest control token WithControlToken takes.
@@ -179,6 +210,7 @@ func New(ln Lightning, cfg Config, opts ...Option) (*Provider, error) {
 		return nil, err
 	}
 	o := options{
+		rnd:   rand.Reader,
 		log:   slog.New(slog.DiscardHandler),
 		now:   time.Now,
 		addrs: addrs{"127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"},
@@ -201,9 +233,9 @@ func New(ln Lightning, cfg Config, opts ...Option) (*Provider, error) {
 	}
 	p := &Provider{
 		ln: ln, log: o.log, now: o.now, services: map[string]Service{}, notes: notes,
-		prof: cfg.Profile, spent: map[string]string{}, secrets: newSecrets(),
+		prof: cfg.Profile, spent: map[string]string{}, secrets: newSecrets(o.rnd), rnd: o.rnd,
 		ledger: newLedger(notify), idem: &idempotency{entries: map[string]*idemEntry{}},
-		holds: newHolds(ctx, ln, o.log), ctx: ctx, cancel: cancel, addrs: o.addrs,
+		holds: newHolds(ctx, ln, o.log, o.rnd), ctx: ctx, cancel: cancel, addrs: o.addrs,
 		backend: cfg.Backend, ctlToken: o.ctlToken,
 	}
 	for _, s := range cfg.Services {

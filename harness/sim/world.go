@@ -2,6 +2,7 @@ package sim
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -227,6 +228,7 @@ func New(cfg Config) (*World, error) {
 		w.provCfg = *cfg.Provider
 	}
 	prov, err := fakeprovider.New(payee{w}, w.provCfg,
+		fakeprovider.WithRand(providerRand(cfg.Seed)),
 		fakeprovider.WithClock(func() time.Time { return w.clock.now }),
 		fakeprovider.WithObserver(w.observe), fakeprovider.WithLogger(log.With("component", "provider")))
 	if err != nil {
@@ -359,4 +361,13 @@ func (w *World) Pass(ctx context.Context, d time.Duration) error {
 // network before its next action.
 func (w *World) settleEvents() {
 	w.clock.runUntil(w.clock.now.Add(time.Second))
+}
+
+// providerRand is the provider's random source in a world of seed: its
+// root keys and hold preimages replay with the seed.
+func providerRand(seed uint64) *rand.ChaCha8 {
+	var key [32]byte
+	copy(key[:], "l402chaos provider randomness..")
+	binary.LittleEndian.PutUint64(key[:8], seed)
+	return rand.NewChaCha8(key)
 }
