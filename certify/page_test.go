@@ -40,19 +40,7 @@ func TestCertificatePageInChromium(t *testing.T) {
 	}
 	img := chromium.Screenshot(t, page, out, 1200, 1400)
 	require.Equal(t, image.Pt(1200, 1400), img.Bounds().Size())
-	count := func(r0, g0, b0 uint32) int {
-		n := 0
-		for y := img.Bounds().Min.Y; y < img.Bounds().Max.Y; y++ {
-			for x := img.Bounds().Min.X; x < img.Bounds().Max.X; x++ {
-				r, g, b, _ := img.At(x, y).RGBA()
-				if r>>8 == r0 && g>>8 == g0 && b>>8 == b0 {
-					n++
-				}
-			}
-		}
-		return n
-	}
-	failed, passed := count(0xf7, 0xb9, 0xb9), count(0xd9, 0xf2, 0xdf)
+	failed, passed := chromium.Count(img, 0xf7, 0xb9, 0xb9), chromium.Count(img, 0xd9, 0xf2, 0xdf)
 	require.Greater(t, failed, 500, "a failed cell shows in red")
 	require.Greater(t, passed, 20*failed/2, "passed cells show in green, many more than failed ones")
 	t.Logf("screenshot %s: %d failed-cell pixels, %d passed-cell pixels", out, failed, passed)

@@ -55,7 +55,7 @@ func TestHTMLMatrix(t *testing.T) {
 	}
 	img := chromium.Screenshot(t, page, shot, 1200, 700)
 	require.Equal(t, image.Pt(1200, 700), img.Bounds().Size())
-	red, yellow, green := countRGB(img, 0xff, 0x81, 0x82), countRGB(img, 0xfa, 0xe1, 0x7d), countRGB(img, 0xda, 0xfb, 0xe1)
+	red, yellow, green := chromium.Count(img, 0xff, 0x81, 0x82), chromium.Count(img, 0xfa, 0xe1, 0x7d), chromium.Count(img, 0xda, 0xfb, 0xe1)
 	t.Logf("screenshot %s: %d red, %d yellow, %d green cell pixels", shot, red, yellow, green)
 	require.Greater(t, red, 100, "an invalid cell shows in red")
 	require.Greater(t, yellow, 100, "an unknown cell shows in yellow")
@@ -68,17 +68,4 @@ func submatches(pattern, s string) []string {
 		out = append(out, m[1])
 	}
 	return out
-}
-
-func countRGB(img image.Image, r0, g0, b0 uint32) int {
-	n := 0
-	for y := img.Bounds().Min.Y; y < img.Bounds().Max.Y; y++ {
-		for x := img.Bounds().Min.X; x < img.Bounds().Max.X; x++ {
-			r, g, b, _ := img.At(x, y).RGBA()
-			if r>>8 == r0 && g>>8 == g0 && b>>8 == b0 {
-				n++
-			}
-		}
-	}
-	return n
 }

@@ -30,6 +30,9 @@ import (
 //	seeds ──> W worker goroutines ──> chaos sim -seed s -json (a process each) ──> simResult
 //	                                       lowest violating seed ──> its finding, its replay line
 
+// seedGrace is how long a stopped seed's process has to end.
+const seedGrace = 10 * time.Second
+
 // seedRun is one seed's process and what it said.
 type seedRun struct {
 	seed uint64
@@ -239,6 +242,12 @@ func runSeed(ctx context.Context, self string, s simSettings, seed uint64) seedR
 		"-seed", strconv.FormatUint(seed, 10), "-steps", strconv.Itoa(s.steps), "-checks", strconv.Itoa(s.checks),
 		"-client", s.clientName(), "-shrink", s.shrink.String()}
 	cmd := exec.CommandContext(ctx, self, args...)
+	// A seed stopped (a lower one found a violation, or the run is
+	// interrupted) is asked to stop, as Ctrl-C would: it ends its
+	// sequence at once and removes its simulated worlds' files. Killed
+	// only if it has not ended after seedGrace.
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = seedGrace
 	// A seed's process alone would take more than its core (the garbage
 	// collector's work runs beside it): W workers share the cores, so
 	// that W processes do not fight over them.

@@ -59,3 +59,18 @@ func Screenshot(t testing.TB, page, out string, width, height int) image.Image {
 	}
 	return img
 }
+
+// Count is how many pixels of img have exactly the colour r, g, b
+// (8 bits each): how much of a page shows in that colour.
+func Count(img image.Image, r, g, b uint32) int {
+	n := 0
+	for y := img.Bounds().Min.Y; y < img.Bounds().Max.Y; y++ {
+		for x := img.Bounds().Min.X; x < img.Bounds().Max.X; x++ {
+			pr, pg, pb, _ := img.At(x, y).RGBA()
+			if pr>>8 == r && pg>>8 == g && pb>>8 == b {
+				n++
+			}
+		}
+	}
+	return n
+}
