@@ -393,8 +393,28 @@ func TestNotesOverControl(t *testing.T) {
 	require.Equal(t, fakeprovider.NoteChallenge, first.Notes[0].Kind)
 
 	_, c, _ := buy(t, n, http.MethodGet, p.URL()+"/data/b", "", nil)
-	all, err := ctl.Notes(ctx, 0, 0)
-	require.NoError(t, err)
+	// The client may have its answer a moment before the provider notes
+	// the delivery: wait for the note (a long poll), not for a while.
+	var all fakeprovider.NotesPage
+	delivered := func(ns []fakeprovider.Note) bool {
+		for _, note := range ns {
+			if note.PaymentHash == c.hash.String() && note.Kind == fakeprovider.NoteDelivery {
+				return true
+			}
+		}
+		return false
+	}
+	for deadline := time.Now().Add(time.Minute); ; {
+		var err error
+		all, err = ctl.Notes(ctx, 0, 0)
+		require.NoError(t, err)
+		if delivered(all.Notes) {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "no delivery note for the purchase")
+		_, err = ctl.Notes(ctx, all.Next, 5*time.Second)
+		require.NoError(t, err)
+	}
 	rest, err := ctl.Notes(ctx, first.Next, 0)
 	require.NoError(t, err)
 	require.Equal(t, all.Notes[len(first.Notes):], rest.Notes, "a cursor resumes where it left off")
