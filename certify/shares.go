@@ -123,34 +123,17 @@ func MergeShares(out string, dirs []string) (*Certificate, error) {
 		shares[i] = s
 	}
 	first := shares[0]
-	n := first.Count
-	byIndex := map[int]string{}
+	placed := make([]reports.Share, len(shares))
 	for i, s := range shares {
-		for _, f := range []struct{ name, a, b string }{
-			{"client", first.Client.Name + " " + first.Client.Version + " " + first.Client.Command, s.Client.Name + " " + s.Client.Version + " " + s.Client.Command},
-			{"tool version", first.ToolVersion, s.ToolVersion},
-			{"seed", fmt.Sprint(first.Seed), fmt.Sprint(s.Seed)},
-			{"backend", first.Backend, s.Backend},
-			{"provider", first.Provider, s.Provider},
-			{"number of shares", fmt.Sprint(n), fmt.Sprint(s.Count)},
-			{"selection", strings.Join(first.Selection, ","), strings.Join(s.Selection, ",")},
-		} {
-			if f.a != f.b {
-				return nil, fmt.Errorf("%w: %s: %s has %q, %s has %q", reports.ErrShardMismatch, f.name, dirs[0], f.a, dirs[i], f.b)
-			}
-		}
-		if s.Index < 0 || s.Index >= n {
-			return nil, fmt.Errorf("%w: %s is share %d of %d", reports.ErrShardMismatch, dirs[i], s.Index, n)
-		}
-		if prev, dup := byIndex[s.Index]; dup {
-			return nil, fmt.Errorf("%w: share %d/%d is both %s and %s", reports.ErrShardDuplicate, s.Index, n, prev, dirs[i])
-		}
-		byIndex[s.Index] = dirs[i]
+		placed[i] = reports.Share{Dir: dirs[i], Index: s.Index, Count: s.Count, Same: []reports.Field{
+			{Name: "client", Value: s.Client.Name + " " + s.Client.Version + " " + s.Client.Command},
+			{Name: "tool version", Value: s.ToolVersion}, {Name: "seed", Value: fmt.Sprint(s.Seed)},
+			{Name: "backend", Value: s.Backend}, {Name: "provider", Value: s.Provider},
+			{Name: "selection", Value: strings.Join(s.Selection, ",")},
+		}}
 	}
-	for k := range n {
-		if _, ok := byIndex[k]; !ok {
-			return nil, fmt.Errorf("%w: share %d/%d not given (%d directories)", reports.ErrShardMissing, k, n, len(dirs))
-		}
+	if _, err := reports.CheckShares(placed); err != nil {
+		return nil, err
 	}
 	type located struct {
 		c   SharedCase

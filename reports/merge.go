@@ -55,39 +55,16 @@ func MergeDirs(out string, dirs []string) (Report, error) {
 		shares[i] = r
 	}
 	first := shares[0]
-	n := first.Shard.Count
-	byIndex := make(map[int]string, n)
+	placed := make([]Share, len(shares))
 	for i, r := range shares {
-		for _, f := range []struct{ name, a, b string }{
-			{"tool", first.Tool, r.Tool},
-			{"tool version", first.Version, r.Version},
-			{"seed", fmt.Sprint(first.Seed), fmt.Sprint(r.Seed)},
-			{"client", first.Client, r.Client},
-			{"backend", first.Backend, r.Backend},
-			{"number of shares", fmt.Sprint(n), fmt.Sprint(r.Shard.Count)},
-			{"selection", strings.Join(first.Shard.Selection, ","), strings.Join(r.Shard.Selection, ",")},
-		} {
-			if f.a != f.b {
-				return Report{}, fmt.Errorf("%w: %s: %s has %q, %s has %q", ErrShardMismatch, f.name, dirs[0], f.a, dirs[i], f.b)
-			}
-		}
-		k := r.Shard.Index
-		if k < 0 || k >= n {
-			return Report{}, fmt.Errorf("%w: %s is share %d of %d", ErrShardMismatch, dirs[i], k, n)
-		}
-		if prev, dup := byIndex[k]; dup {
-			return Report{}, fmt.Errorf("%w: share %d/%d is both %s and %s", ErrShardDuplicate, k, n, prev, dirs[i])
-		}
-		byIndex[k] = dirs[i]
+		placed[i] = Share{Dir: dirs[i], Index: r.Shard.Index, Count: r.Shard.Count, Same: []Field{
+			{"tool", r.Tool}, {"tool version", r.Version}, {"seed", fmt.Sprint(r.Seed)}, {"client", r.Client},
+			{"backend", r.Backend}, {"selection", strings.Join(r.Shard.Selection, ",")},
+		}}
 	}
-	var missing []string
-	for k := range n {
-		if _, ok := byIndex[k]; !ok {
-			missing = append(missing, fmt.Sprintf("%d/%d", k, n))
-		}
-	}
-	if len(missing) > 0 {
-		return Report{}, fmt.Errorf("%w: share %s of %d not given (%d directories)", ErrShardMissing, strings.Join(missing, ", "), n, len(dirs))
+	byIndex, err := CheckShares(placed)
+	if err != nil {
+		return Report{}, err
 	}
 
 	type located struct {
@@ -121,9 +98,7 @@ func MergeDirs(out string, dirs []string) (Report, error) {
 	}
 	runs := make([]*check.RunResult, 0, len(first.Shard.Selection))
 	var end time.Time
-	for k := range n {
-		merged.Merged = append(merged.Merged, byIndex[k])
-	}
+	merged.Merged = byIndex
 	for _, name := range first.Shard.Selection {
 		l := byScenario[name]
 		rr := l.run
@@ -153,4 +128,61 @@ func MergeDirs(out string, dirs []string) (Report, error) {
 		return Report{}, err
 	}
 	return merged, nil
+}
+
+// Share is one share of a sharded invocation as a merge sees it: its
+// directory, its place (Index of Count) and the fields every share of
+// the invocation must have alike (tool version, seed, client, ...).
+type Share struct {
+	Dir          string
+	Index, Count int
+	Same         []Field
+}
+
+// Field is one named value that must be the same in every share.
+type Field struct{ Name, Value string }
+
+// CheckShares checks that shares are exactly the Count shares of one
+// invocation: the same fields and count everywhere, every index from 0
+// to Count-1 once. It returns their directories by index.
+func CheckShares(shares []Share) ([]string, error) {
+	if len(shares) == 0 {
+		return nil, fmt.Errorf("%w: no directories", ErrShardMissing)
+	}
+	first := shares[0]
+	n := first.Count
+	byIndex := make(map[int]string, n)
+	for _, sh := range shares {
+		if sh.Count != n {
+			return nil, fmt.Errorf("%w: number of shares: %s has %d, %s has %d", ErrShardMismatch, first.Dir, n, sh.Dir, sh.Count)
+		}
+		if len(sh.Same) != len(first.Same) {
+			return nil, fmt.Errorf("%w: %s and %s are not shares of the same kind", ErrShardMismatch, first.Dir, sh.Dir)
+		}
+		for j, f := range sh.Same {
+			if want := first.Same[j]; f != want {
+				return nil, fmt.Errorf("%w: %s: %s has %q, %s has %q", ErrShardMismatch, want.Name, first.Dir, want.Value, sh.Dir, f.Value)
+			}
+		}
+		if sh.Index < 0 || sh.Index >= n {
+			return nil, fmt.Errorf("%w: %s is share %d of %d", ErrShardMismatch, sh.Dir, sh.Index, n)
+		}
+		if prev, dup := byIndex[sh.Index]; dup {
+			return nil, fmt.Errorf("%w: share %d/%d is both %s and %s", ErrShardDuplicate, sh.Index, n, prev, sh.Dir)
+		}
+		byIndex[sh.Index] = sh.Dir
+	}
+	var missing []string
+	out := make([]string, n)
+	for k := range n {
+		dir, ok := byIndex[k]
+		if !ok {
+			missing = append(missing, fmt.Sprintf("%d/%d", k, n))
+		}
+		out[k] = dir
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("%w: share %s of %d not given (%d directories)", ErrShardMissing, strings.Join(missing, ", "), n, len(shares))
+	}
+	return out, nil
 }

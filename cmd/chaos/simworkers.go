@@ -100,7 +100,7 @@ func simulateSeeds(ctx context.Context, s simSettings, stdout, stderr io.Writer)
 	if len(seeds) == 0 {
 		res.Verdict = check.Valid.String()
 		fmt.Fprintf(out, "l402chaos sim: client %s, no seed in share %s of %d seeds: nothing to do\n", s.clientName(), s.shard, s.seeds)
-		return writeSeedsJSON(stdout, s, res, nil)
+		return writeSeedsJSON(stdout, s, res)
 	}
 	res.First, res.Last = seeds[0], seeds[len(seeds)-1]
 	fmt.Fprintf(out, "l402chaos sim: client %s, seeds %d to %d%s, %d sequences of about %d steps each, %d workers\n",
@@ -212,13 +212,13 @@ func simulateSeeds(ctx context.Context, s simSettings, stdout, stderr io.Writer)
 			len(seeds), res.First, res.Last, steps, res.Duration.Round(time.Millisecond), rate(steps, res.Duration), min(s.workers, len(seeds)))
 		exit = verdictExit(check.Valid)
 	}
-	if err := writeSeedsJSON(stdout, s, res, nil); err != nil {
+	if err := writeSeedsJSON(stdout, s, res); err != nil {
 		return err
 	}
 	return exit
 }
 
-func writeSeedsJSON(w io.Writer, s simSettings, res simSeedsResult, _ error) error {
+func writeSeedsJSON(w io.Writer, s simSettings, res simSeedsResult) error {
 	if !s.json {
 		return nil
 	}
