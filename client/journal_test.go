@@ -169,6 +169,8 @@ func TestStoreKeyLock(t *testing.T) {
 	defer cancel()
 	_, err = s.lock(cctx, "k")
 	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.ErrorContains(t, err, `lock "k": held by another process: `)
+	require.Empty(t, s.locks.m, "no lock state left behind")
 	require.NoError(t, unix.Flock(int(f.Fd()), unix.LOCK_UN))
 	unlock, err = s.lock(ctx, "k")
 	require.NoError(t, err)

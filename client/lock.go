@@ -6,12 +6,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/gofrs/flock"
 )
 
 // lockPoll is how often a lock held by another process is tried again.
@@ -57,8 +58,7 @@ func (s *Store) lock(ctx context.Context, key string) (func(), error) {
 	var once sync.Once
 	return func() {
 		once.Do(func() {
-			_ = unix.Flock(int(f.Fd()), unix.LOCK_UN)
-			_ = f.Close()
+			_ = f.Unlock() // LOCK_UN, then closes the file
 			<-kl.sem
 			s.locks.unref(key)
 		})
@@ -90,29 +90,28 @@ func (l *keyLocks) unref(key string) {
 // flock takes an exclusive lock on the key's lock file. Lock files are
 // named by a hash of the key and never removed: removing a lock file
 // races with another process opening it.
-func (s *Store) flock(ctx context.Context, key string) (*os.File, error) {
+//
+// The lock is tried once even if ctx has ended meanwhile (a free lock is
+// taken), then every lockPoll until ctx ends. Failing to open the
+// file, or a flock error other than "held", ends the wait at once.
+func (s *Store) flock(ctx context.Context, key string) (*flock.Flock, error) {
 	sum := sha256.Sum256([]byte(key))
 	path := filepath.Join(s.dir, "locks", hex.EncodeToString(sum[:16])+".lock")
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("lock %.64q: %w", key, err)
+	f := flock.New(path, flock.SetFlag(os.O_CREATE|os.O_RDWR), flock.SetPermissions(0o600))
+	ok, err := f.TryLock()
+	if err == nil && !ok {
+		ok, err = f.TryLockContext(ctx, lockPoll)
 	}
-	t := time.NewTicker(lockPoll)
-	defer t.Stop()
-	for {
-		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
-		if err == nil {
-			return f, nil
-		}
-		if !errors.Is(err, unix.EWOULDBLOCK) && !errors.Is(err, unix.EINTR) {
-			_ = f.Close()
-			return nil, fmt.Errorf("lock %.64q: flock: %w", key, err)
-		}
-		select {
-		case <-ctx.Done():
-			_ = f.Close()
-			return nil, fmt.Errorf("lock %.64q: held by another process: %w", key, ctx.Err())
-		case <-t.C:
-		}
+	if ok {
+		return f, nil
 	}
+	// flock closes its file whenever a try leaves the lock untaken.
+	if cerr := ctx.Err(); cerr != nil && (err == nil || errors.Is(err, cerr)) {
+		return nil, fmt.Errorf("lock %.64q: held by another process: %w", key, cerr)
+	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return nil, fmt.Errorf("lock %.64q: %w", key, err) // opening the lock file
+	}
+	return nil, fmt.Errorf("lock %.64q: flock: %w", key, err)
 }

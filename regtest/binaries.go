@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path"
@@ -16,9 +17,9 @@ import (
 	"runtime"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"time"
 
+	"github.com/gofrs/flock"
 	"golang.org/x/mod/modfile"
 )
 
@@ -436,30 +437,26 @@ func goBuild(ctx context.Context, cfg buildConfig, dir, what, out, pkg, tags str
 
 // lockFile takes an exclusive flock on path, polling so that ctx can end
 // the wait. waiting is called once if the lock is held by someone else.
+// The returned function releases the lock and closes the file.
 func lockFile(ctx context.Context, path string, waiting func()) (func(), error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
+	fl := flock.New(path, flock.SetFlag(os.O_CREATE|os.O_RDWR), flock.SetPermissions(0o644))
+	ok, err := fl.TryLock()
+	if err == nil && !ok {
+		if waiting != nil {
+			waiting()
+		}
+		ok, err = fl.TryLockContext(ctx, 200*time.Millisecond)
+	}
+	if ok {
+		return func() { _ = fl.Unlock() }, nil
+	}
+	// flock has closed the file: a try that fails leaves nothing open.
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
 		return nil, fmt.Errorf("open lock %s: %w", path, err)
 	}
-	told := false
-	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			return func() { syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) {
-			f.Close()
-			return nil, fmt.Errorf("lock %s: %w", path, err)
-		}
-		if !told && waiting != nil {
-			waiting()
-			told = true
-		}
-		select {
-		case <-ctx.Done():
-			f.Close()
-			return nil, fmt.Errorf("lock %s: %w", path, ctx.Err())
-		case <-time.After(200 * time.Millisecond):
-		}
+	if err == nil {
+		err = ctx.Err()
 	}
+	return nil, fmt.Errorf("lock %s: %w", path, err)
 }
