@@ -37,10 +37,13 @@ const (
 	// GRPC: unary gRPC calls, L402 as Aperture speaks it (the challenge
 	// in the status and trailer, the credential in the metadata).
 	GRPC Capability = "grpc"
+	// CrashPoints: the client dies where L402_CRASH_AT says, at the named
+	// points of its critical section (docs/adapter-protocol.md).
+	CrashPoints Capability = "crash-points"
 )
 
 // Capabilities lists the known capabilities.
-func Capabilities() []Capability { return []Capability{HTTP, Post, GRPC} }
+func Capabilities() []Capability { return []Capability{HTTP, Post, GRPC, CrashPoints} }
 
 // Rule is one requirement a certificate answers: a stable ID, its level,
 // where it comes from, and what judges it (checkers, on the cases it
@@ -87,7 +90,9 @@ func (r Rule) judges(scenario, dialect string, needs []Capability) bool {
 // The scenarios a rule is judged on by name (scenarios.All).
 var (
 	crashScenarios = []string{"crash-before-dispatch", "crash-htlc-held", "crash-after-settlement",
-		"hold-settled-after-give-up", "payer-lnd-killed-in-flight", "payer-lnd-restart-in-flight", "partition-payer-lnd-in-flight"}
+		"hold-settled-after-give-up", "payer-lnd-killed-in-flight", "payer-lnd-restart-in-flight", "partition-payer-lnd-in-flight",
+		"crash-at-intent", "crash-at-dispatched", "crash-at-payment-sent", "crash-at-preimage", "crash-at-settled",
+		"crash-at-credential-sent", "crash-at-delivered"}
 	dialectScenarios = []string{"token-reuse", "token-revoked"}
 	// challengeScenarios judge the reading of a dialect's challenge: a
 	// purchase on a fresh challenge, and the reuse of its token. A

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/l402chaos/l402chaos/client"
 )
 
 // WriteRulesDoc writes docs/rules.md: the rule catalogue, the dialects
@@ -56,6 +58,7 @@ func WriteRulesDoc(w io.Writer) error {
 	b.WriteString("| `http` | buys over HTTP(S) with GET: the adapter protocol v1 purchase |\n")
 	b.WriteString("| `post` | buys with POST, a body and an Idempotency-Key (the paid operations with side effects) |\n")
 	b.WriteString("| `grpc` | buys with unary gRPC calls: `L402_URL` is `grpc://host:port/package.Service/Method` (plaintext), the challenge comes as status Internal \"payment required\" with the WWW-Authenticate trailer, the credential goes in the `authorization` metadata |\n")
+	b.WriteString("| `crash-points` | dies where `L402_CRASH_AT` says: at that named point of its critical section it writes `" + client.CrashMarker + "<point>` to stderr and sends itself SIGKILL (the `crash-at-*` cases; the reference client does it with gofail failpoints) |\n")
 	b.WriteString("\n## Checkers of certification\n\nBesides the harness's ten checkers (docs in harness/check), certification judges with its own:\n\n")
 	for _, c := range Checkers() {
 		fmt.Fprintf(&b, "- `%s`\n", c.Name())

@@ -53,8 +53,12 @@ func (c Case) Needs() []Capability {
 	needs := []Capability{HTTP}
 	for _, t := range c.Scenario.Traffic {
 		if t.Service == harness.ServiceOps || strings.EqualFold(t.Method, "POST") {
-			return append(needs, Post)
+			needs = append(needs, Post)
+			break
 		}
+	}
+	if c.Scenario.NeedsCrashPoints {
+		needs = append(needs, CrashPoints)
 	}
 	return needs
 }
@@ -232,6 +236,10 @@ func (r *Runner) Run(ctx context.Context, p Planned, seed int64) CaseResult {
 	run := r.runner.Run(ctx, sc, seed)
 	if errors.Is(run.Err, harness.ErrNeedsKiller) {
 		cr.Skip = "not applicable: the scenario crashes the client, and this client cannot be killed (an in-process client)"
+		return cr
+	}
+	if errors.Is(run.Err, harness.ErrNeedsCrashPoints) {
+		cr.Skip = "not applicable: the scenario crashes the client at a point inside it, and this client has no crash points"
 		return cr
 	}
 	run.Scenario = cr.Name

@@ -13,6 +13,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/lightningnetwork/lnd/lntypes"
@@ -47,6 +48,10 @@ type AdapterEnv struct {
 	LNDRPCServer    string
 	LNDTLSCertPath  string
 	LNDMacaroonPath string
+
+	// CrashAt (L402_CRASH_AT) names the crash point where this attempt
+	// must die (CrashPoints); empty for none. ArmCrashPoint arms it.
+	CrashAt string
 }
 
 // ReadAdapterEnv reads and checks the protocol's variables through getenv
@@ -100,6 +105,12 @@ func ReadAdapterEnv(getenv func(string) string) (AdapterEnv, error) {
 	}
 	if n := getenv("LND_NETWORK"); n != "" && n != "regtest" {
 		return bad("LND_NETWORK %q: the harness runs on regtest", n)
+	}
+	if p := getenv("L402_CRASH_AT"); p != "" {
+		if !slices.Contains(CrashPoints(), p) {
+			return bad("L402_CRASH_AT %q: want one of %s", p, strings.Join(CrashPoints(), ", "))
+		}
+		e.CrashAt = p
 	}
 	if name := getenv("L402_BODY_FILE"); name != "" {
 		body, err := readAdapterBody(name)

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strconv"
 	"strings"
@@ -487,9 +488,15 @@ func (r *run) pay(ctx context.Context, ch Event, inv Invoice) (*Outcome, error) 
 		return r.journalFailed(err)
 	}
 	r.log.Info("paying", "hash", short(inv.Hash), "msat", inv.AmountMsat, "attempt", r.p.dispatches)
-	st, err := c.payer.SendPayment(ctx, ch.Invoice, SendOptions{MaxFeeMsat: c.maxFee, Timeout: c.payTimeout})
+	st, err := c.payer.SendPayment(ctx, ch.Invoice, SendOptions{
+		MaxFeeMsat: c.maxFee, Timeout: c.payTimeout,
+		OnSent: func() { crashAt(CrashPaymentSent) },
+	})
 	r.out.Payments++
 	r.at("sent")
+	if err == nil && st.State == PaySucceeded {
+		crashAt(CrashPreimage)
+	}
 	if err != nil {
 		// Duplicate, Ambiguous or worse: the payment stays pending and
 		// the next turn of the loop tracks it.
@@ -831,10 +838,14 @@ func (r *run) record(ev Event, fx effects) error {
 	return nil
 }
 
+// at marks a step of the critical section: the test hook hears it, and
+// a crash point of the same name (CrashIntent, CrashDispatched,
+// CrashTokenStored, CrashDelivered) kills the process if armed.
 func (r *run) at(point string) {
 	if r.c.hook != nil {
 		r.c.hook(point)
 	}
+	crashAt(point)
 }
 
 func kindOr(err error, k Kind) Kind {
@@ -911,6 +922,17 @@ func (r *run) send(ctx context.Context, cred *Credential) (*response, error) {
 	}
 	if cred != nil {
 		req.Header.Set("Authorization", cred.Header())
+	}
+	if cred != nil && crashArmed(CrashCredentialSent) {
+		// The credentialed request's crash point: written, not answered.
+		// Traced only when armed: the trace is a new context per request.
+		req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
+			WroteRequest: func(w httptrace.WroteRequestInfo) {
+				if w.Err == nil {
+					crashAt(CrashCredentialSent)
+				}
+			},
+		}))
 	}
 	resp, err := r.c.http.Do(req)
 	if err != nil {

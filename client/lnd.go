@@ -128,6 +128,10 @@ func (p *LNDPayer) SendPayment(ctx context.Context, bolt11 string, opts SendOpti
 	if err != nil {
 		return PaymentStatus{}, sendErr(op, err)
 	}
+	// The request is sent with the stream's opening.
+	if opts.OnSent != nil {
+		opts.OnSent()
+	}
 	for {
 		pay, err := stream.Recv()
 		if err != nil {

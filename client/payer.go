@@ -48,6 +48,10 @@ type SendOptions struct {
 	MaxFeeMsat int64 `json:"max_fee_msat"`
 	// Timeout bounds route finding; 0 takes the payer's default.
 	Timeout time.Duration `json:"timeout,omitempty"`
+	// OnSent, when set, is called once the payment request has gone to
+	// the node, before its outcome is read (the CrashPaymentSent point).
+	// A payer that cannot tell that moment need not call it.
+	OnSent func() `json:"-"`
 }
 
 // PayState is where a payment stands at the node.

@@ -36,6 +36,13 @@ type Killer interface {
 	Kill(key string) (int, error) // how many processes it killed
 }
 
+// CrashPointer is an optional Client ability: it can make the client die
+// at a named point inside it (Purchase.CrashAt), as the exec adapter does
+// with L402_CRASH_AT for a client that declares crash points.
+type CrashPointer interface {
+	CrashPoints() bool
+}
+
 // Purchase is one purchase attempt's input.
 type Purchase struct {
 	Key    string `json:"key"`
@@ -50,4 +57,7 @@ type Purchase struct {
 	// Instance selects the client instance (its state directory): two
 	// processes of one instance share a journal.
 	Instance int `json:"instance"`
+	// CrashAt names a crash point inside the client (client.CrashPoints)
+	// where this attempt must die (L402_CRASH_AT); empty for none.
+	CrashAt string `json:"crash_at,omitempty"`
 }

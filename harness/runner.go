@@ -22,6 +22,10 @@ import (
 // killed (an in-process client). The run is Unknown.
 var ErrNeedsKiller = errors.New("scenario kills the client; this client cannot be killed")
 
+// ErrNeedsCrashPoints: the scenario makes the client die at a named point
+// inside it, and this client has no crash points.
+var ErrNeedsCrashPoints = errors.New("scenario crashes the client at a named point inside it; this client has no crash points")
+
 // ErrNeedsIsolation: the scenario cuts a node from the network as a
 // whole, and this backend cannot (only the containers backend can).
 var ErrNeedsIsolation = errors.New("scenario isolates a node or freezes the provider; this backend cannot (run it with -backend containers)")
@@ -191,6 +195,10 @@ func (r *Runner) Run(ctx context.Context, sc Scenario, seed int64) *check.RunRes
 	}
 	if _, ok := cl.(Killer); sc.NeedsKiller && !ok {
 		run.Err = ErrNeedsKiller
+		return run
+	}
+	if cp, ok := cl.(CrashPointer); sc.NeedsCrashPoints && (!ok || !cp.CrashPoints()) {
+		run.Err = ErrNeedsCrashPoints
 		return run
 	}
 
@@ -382,6 +390,12 @@ func (x *execution) purchase(ctx context.Context, t Traffic) {
 	}
 	p := x.s.Plan(t)
 	for a := 1; a <= attempts && ctx.Err() == nil; a++ {
+		// Only the first attempt dies at the crash point: the restart
+		// must recover.
+		p.CrashAt = ""
+		if a == 1 {
+			p.CrashAt = t.CrashAt
+		}
 		if err := x.s.Attempt(ctx, p); err == nil {
 			return
 		}

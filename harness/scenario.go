@@ -34,6 +34,12 @@ type Scenario struct {
 	// NeedsKiller marks scenarios that kill the client: they need a
 	// Client that implements Killer.
 	NeedsKiller bool `json:"needs_killer,omitempty"`
+	// NeedsCrashPoints marks scenarios that make the client die at a
+	// named point inside it (Traffic.CrashAt): they need a client with
+	// crash points (the reference client; a client whose descriptor
+	// declares crash-points). Black-box clients get the phase-triggered
+	// kills of the crash-* scenarios instead.
+	NeedsCrashPoints bool `json:"needs_crash_points,omitempty"`
 	// NeedsIsolation marks scenarios that cut a node from the network
 	// as a whole or freeze the provider: they need a backend whose nodes
 	// are Isolators and whose provider is a program of its own (the

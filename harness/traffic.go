@@ -81,6 +81,11 @@ type Traffic struct {
 	// After delays the purchase until a phase has happened that many
 	// times (its Count), e.g. a second buyer once the first HTLC is held.
 	After *Trigger `json:"after,omitempty"`
+	// CrashAt names a crash point inside the client (client.CrashPoints)
+	// where the key's first attempt dies; the restarts run without it.
+	// The scenario needs a client with crash points
+	// (Scenario.NeedsCrashPoints).
+	CrashAt string `json:"crash_at,omitempty"`
 }
 
 // Trigger is a phase count.
@@ -93,6 +98,9 @@ type Trigger struct {
 func (t Traffic) Validate() error {
 	if t.Key == "" {
 		return fmt.Errorf("traffic without a key")
+	}
+	if t.CrashAt != "" && (t.Processes > 1 || strings.ContainsAny(t.CrashAt, "=; \t\n")) {
+		return fmt.Errorf("key %s: crash point %q: one process, and a name without '=', ';' or blanks", t.Key, t.CrashAt)
 	}
 	if !t.Service.Valid() {
 		return fmt.Errorf("key %s: unknown service %q: want %s or %s", t.Key, t.Service, ServiceData, ServiceOps)

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/l402chaos/l402chaos/client"
 	"github.com/l402chaos/l402chaos/fakeprovider"
 	"github.com/l402chaos/l402chaos/harness"
 	"github.com/l402chaos/l402chaos/harness/fault"
@@ -48,8 +49,8 @@ func All() []harness.Scenario {
 		},
 		{
 			Name:        "insufficient-funds",
-			Description: "the price (under the client's cap) is more than the payer's channel holds: the payment fails, nothing moves",
-			Setup:       []harness.Fault{knob(fakeprovider.Knob{Kind: fakeprovider.OverpricedInvoice, Times: 1, AmountSat: 12_000_000})},
+			Description: "every invoice (until the fault heals) asks more than the payer's channel holds, under the client's cap: the payments fail, nothing moves, and the client does not keep paying",
+			Setup:       []harness.Fault{knob(fakeprovider.Knob{Kind: fakeprovider.OverpricedInvoice, AmountSat: 12_000_000})},
 			Traffic:     []harness.Traffic{{Key: "k1", Service: "data", MaxCostSat: 20_000_000}},
 			Coverage:    []harness.Coverage{paymentEnded(history.PaymentFailed, "")},
 		},
@@ -59,6 +60,37 @@ func All() []harness.Scenario {
 			Setup:       []harness.Fault{fault.Disconnect{}},
 			Traffic:     []harness.Traffic{data("k1")},
 			Coverage:    []harness.Coverage{paymentEnded(history.PaymentFailed, "")},
+		},
+		{
+			Name:        "payee-offline",
+			Description: "the payee's LND is down (kill -9) when the client pays: the payment fails with nothing moved, and once the node is back the client pays once",
+			Faults:      []harness.Fault{fault.After(fault.For(fault.KillNode{Node: "bob"}, 5*time.Second), harness.ChallengeIssued)},
+			Traffic:     []harness.Traffic{data("k1")},
+			Coverage:    []harness.Coverage{faultFired("kill -9 bob"), delivered()},
+		},
+		{
+			Name:        "drained-channel",
+			Description: "the payer's channel has been drained (its funds moved to the payee) before the purchase: the payment cannot be made, nothing moves, and the client does not keep paying",
+			Setup:       []harness.Fault{fault.Drain{Keep: 50}},
+			Traffic:     []harness.Traffic{data("k1")},
+			Coverage:    []harness.Coverage{faultFired("drain payer"), paymentEnded(history.PaymentFailed, "")},
+		},
+		{
+			Name:        "hold-expiry-payer-chain-cut",
+			Description: "the payee holds the HTLC while the payer's LND is cut from its chain backend and blocks time the HTLC out: the payee fails it back, the payer learns it over the channel, not the chain; the client may pay a fresh challenge once",
+			Setup:       []harness.Fault{knob(fakeprovider.Knob{Kind: fakeprovider.HoldInvoice, Times: 1, Then: "manual"})},
+			Faults: []harness.Fault{fault.After(
+				fault.For(fault.Then(fault.Down{Link: harness.LinkPayerChain}, fault.MineUntilCancel{}), 5*time.Second),
+				harness.InvoiceAccepted)},
+			Traffic:  []harness.Traffic{data("k1")},
+			Coverage: []harness.Coverage{faultFired("down " + harness.LinkPayerChain), paymentEnded(history.PaymentFailed, "")},
+		},
+		{
+			Name:        "payee-chain-lags",
+			Description: "the payee's LND is cut from its chain backend while 30 blocks are mined, so it is behind the payer when the client pays: the HTLC's expiry is checked against a stale height, and the purchase completes once",
+			Setup:       []harness.Fault{fault.For(fault.Then(fault.Down{Link: harness.LinkPayeeChain}, fault.Mine{Blocks: 30}), 8*time.Second)},
+			Traffic:     []harness.Traffic{data("k1")},
+			Coverage:    []harness.Coverage{faultFired("down " + harness.LinkPayeeChain), delivered()},
 		},
 		{
 			Name:        "partition-before-challenge",
@@ -222,6 +254,20 @@ func All() []harness.Scenario {
 			NeedsKiller: true,
 			Coverage:    []harness.Coverage{killedClient(), restarted(), delivered()},
 		},
+		crashAt(client.CrashIntent, data("k1"),
+			"the client dies right after journalling its intent, before its first request: the restart pays once"),
+		crashAt(client.CrashDispatched, data("k1"),
+			"the client dies after journalling the dispatch, before the payment reaches its LND: the restart finds no payment at its node and pays once"),
+		crashAt(client.CrashPaymentSent, data("k1"),
+			"the client dies as its payment request goes to its LND, the outcome unread: the restart tracks whatever the node has and never pays twice"),
+		crashAt(client.CrashPreimage, data("k1"),
+			"the client dies with the preimage in memory, not yet journalled: the restart recovers it from its node, no second payment"),
+		crashAt(client.CrashTokenStored, data("k1"),
+			"the client dies with the preimage and token journalled, before presenting them: the restart presents them, no second payment"),
+		crashAt(client.CrashCredentialSent, ops("k1"),
+			"the client dies once the paid POST is on the wire, the answer unread: the restart sends it again with the same credential and Idempotency-Key; the side effect runs once"),
+		crashAt(client.CrashDelivered, data("k1"),
+			"the client dies after journalling the answer, before reporting it: the restart replays the delivered purchase without paying"),
 		{
 			Name:        "payer-lnd-restart-in-flight",
 			Description: "the payer's LND restarts while the HTLC is held; the client must ride it out",
@@ -298,6 +344,21 @@ func Select(pattern string) ([]harness.Scenario, error) {
 		return nil, fmt.Errorf("no scenario matches %q", pattern)
 	}
 	return out, nil
+}
+
+// crashAt is the scenario that makes the client die at a crash point
+// inside it (an exact place, where the crash-* scenarios kill it from
+// outside some time after a phase): the restart must recover without a
+// second payment.
+func crashAt(point string, t harness.Traffic, description string) harness.Scenario {
+	t.CrashAt = point
+	return harness.Scenario{
+		Name:             "crash-at-" + point,
+		Description:      description,
+		Traffic:          []harness.Traffic{t},
+		NeedsCrashPoints: true,
+		Coverage:         []harness.Coverage{crashedAt(point), restarted(), delivered()},
+	}
 }
 
 func knob(k fakeprovider.Knob) fault.Knob { return fault.Knob{Knob: k} }

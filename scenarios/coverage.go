@@ -191,3 +191,15 @@ func refusedCredential() harness.Coverage {
 		return false
 	})
 }
+
+// crashedAt: a run of the client died at the named crash point inside it.
+func crashedAt(point string) harness.Coverage {
+	return reached("client died at crash point "+point, func(h history.History, _ *history.Truth) bool {
+		for _, e := range h {
+			if e.Type == history.Info && e.Value != nil && e.Value.CrashPoint == point {
+				return true
+			}
+		}
+		return false
+	})
+}

@@ -23,6 +23,18 @@ import (
 // client and returns the machine after Finish, with Finish's results.
 func replaySim(t *testing.T, seed uint64, steps []property.Step) (*property.Machine, []string) {
 	t.Helper()
+	m, rs := replaySimResults(t, seed, steps)
+	var bad []string
+	for _, r := range property.Invalid(rs) {
+		bad = append(bad, r.String())
+	}
+	return m, bad
+}
+
+// replaySimResults replays steps on a fresh simulated world and returns
+// it with its checkers' results.
+func replaySimResults(t *testing.T, seed uint64, steps []property.Step) (*property.Machine, []check.Result) {
+	t.Helper()
 	ctx := context.Background()
 	w, err := sim.New(sim.Config{Seed: seed, Buy: sim.ClientBuyer("")})
 	t.Cleanup(func() { _ = w.Close() })
@@ -33,11 +45,42 @@ func replaySim(t *testing.T, seed uint64, steps []property.Step) (*property.Mach
 	}
 	rs, _, err := m.Finish(ctx, nil)
 	require.NoError(t, err)
-	var bad []string
-	for _, r := range property.Invalid(rs) {
-		bad = append(bad, r.String())
+	return m, rs
+}
+
+// compareVerdicts compares the live tier's checker results with the
+// simulator's, checker by checker: a checker valid on one tier and
+// invalid on the other is a disagreement (a simulator bug, or behaviour
+// it does not model); one that could not judge on a tier (unknown: a
+// ledger the live tier could not read) is only logged.
+func compareVerdicts(t *testing.T, live, sim []check.Result) {
+	t.Helper()
+	byName := func(rs []check.Result) map[string]check.Result {
+		m := make(map[string]check.Result, len(rs))
+		for _, r := range rs {
+			m[r.Checker] = r
+		}
+		return m
 	}
-	return m, bad
+	l, s := byName(live), byName(sim)
+	require.NotEmpty(t, l, "the live tier's checker results")
+	for name, lr := range l {
+		sr, ok := s[name]
+		switch {
+		case !ok:
+			t.Errorf("checker %s judged the live run (%s) but not the simulated one", name, lr.Validity)
+		case lr.Validity == sr.Validity:
+		case lr.Validity == check.Unknown || sr.Validity == check.Unknown:
+			t.Logf("checker %s: live %s, simulator %s (one tier could not judge): %s | %s", name, lr.Validity, sr.Validity, lr.Message, sr.Message)
+		default:
+			t.Errorf("checker %s disagrees: live %s (%s), simulator %s (%s)", name, lr.Validity, lr.Message, sr.Validity, sr.Message)
+		}
+	}
+	for name := range s {
+		if _, ok := l[name]; !ok {
+			t.Errorf("checker %s judged the simulated run but not the live one", name)
+		}
+	}
 }
 
 // TestSimRegressions replays the named sequences under
@@ -167,17 +210,18 @@ func TestPropertyDifferential(t *testing.T) {
 	for _, s := range differentialSteps {
 		require.NoError(t, live.Apply(ctx, s), "step %s", s)
 	}
-	_, _, err := live.Finish(ctx, nil)
+	lrs, _, err := live.Finish(ctx, nil)
 	require.NoError(t, err)
 	liveTime := time.Since(start)
 	start = time.Now()
-	simm, _ := replaySim(t, 1, differentialSteps)
+	simm, srs := replaySimResults(t, 1, differentialSteps)
 	simTime := time.Since(start)
 	lc, sc := property.Classes(live.History()), property.Classes(simm.History())
 	js, _ := json.Marshal(map[string]any{"live": lc, "sim": sc})
 	t.Logf("classes: %s", js)
 	t.Logf("%d steps: live %s, simulator %s (%.0fx)", len(differentialSteps), liveTime.Round(time.Millisecond), simTime.Round(time.Microsecond), liveTime.Seconds()/simTime.Seconds())
 	reportDisagreements(t, lc, sc, nil, "")
+	compareVerdicts(t, lrs, srs)
 }
 
 // reportDisagreements fails the test on every disagreement that known
@@ -211,13 +255,14 @@ func TestPropertyDifferentialGenerated(t *testing.T) {
 	defer cancel()
 	cfg := liveConfig
 	n := 0
-	cfg.OnFinish = func(m *property.Machine) {
+	cfg.OnFinish = func(m *property.Machine, lrs []check.Result) {
 		n++
-		simm, _ := replaySim(t, 1, m.Steps())
+		simm, srs := replaySimResults(t, 1, m.Steps())
 		lc, sc := property.Classes(m.History()), property.Classes(simm.History())
 		js, _ := json.Marshal(map[string]any{"live": lc, "sim": sc})
 		t.Logf("sequence %d, %d steps:\n%sclasses: %s", n, len(m.Steps()), property.FormatSteps(m.Steps()), js)
 		reportDisagreements(t, lc, sc, knownGenerated, fmt.Sprintf("%d:", n))
+		compareVerdicts(t, lrs, srs)
 	}
 	rapid.Check(t, property.Property(ctx, liveWorlds(t, ctx, cmd), cfg))
 }
@@ -244,8 +289,9 @@ func TestLiveRegression(t *testing.T) {
 	rs, _, err := live.Finish(ctx, nil)
 	require.NoError(t, err)
 	require.Empty(t, property.Invalid(rs))
-	simm, bad := replaySim(t, 1, steps)
-	require.Empty(t, bad)
+	simm, srs := replaySimResults(t, 1, steps)
+	require.Empty(t, property.Invalid(srs))
+	compareVerdicts(t, rs, srs)
 	lc, sc := property.Classes(live.History()), property.Classes(simm.History())
 	t.Logf("classes: live %v, sim %v", lc, sc)
 	reportDisagreements(t, lc, sc, map[string]string{

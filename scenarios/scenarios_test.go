@@ -136,7 +136,7 @@ func TestScenarios(t *testing.T) {
 	opts := []certifytest.Option{
 		certifytest.WithStart(start(t), *backendFlag == "containers"), certifytest.WithSeed(seed(t)),
 		certifytest.WithDescriptor(certify.Descriptor{Adapter: certify.DescriptorVersion, Name: "l402chaos reference client (exec)",
-			Capabilities: []certify.Capability{certify.HTTP, certify.Post, certify.GRPC}}),
+			Capabilities: []certify.Capability{certify.HTTP, certify.Post, certify.GRPC, certify.CrashPoints}}),
 		certifytest.WithStrictCases(),
 	}
 	if testing.Verbose() {

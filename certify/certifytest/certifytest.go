@@ -179,8 +179,11 @@ func WithLogger(l *slog.Logger) Option {
 // (docs/adapter-protocol.md): any language, one process per attempt.
 func Exec(command ...string) harness.ClientFunc {
 	return func(ctx context.Context, e harness.Endpoints, dir string) (harness.Client, error) {
+		// Crash points are asked of a client only in cases its
+		// descriptor's crash-points capability lets run.
 		return adapter.NewExec(command, adapter.ExecConfig{
 			StateRoot: dir, RPCServer: e.PayerRPC, TLSCertPath: e.PayerTLSCert, MacaroonPath: e.PayerMacaroon,
+			CrashPoints: true,
 		})
 	}
 }

@@ -237,7 +237,7 @@ func (p *Payer) DecodeInvoice(ctx context.Context, bolt11 string) (client.Invoic
 }
 
 // SendPayment follows the script for the invoice's hash.
-func (p *Payer) SendPayment(ctx context.Context, bolt11 string, _ client.SendOptions) (client.PaymentStatus, error) {
+func (p *Payer) SendPayment(ctx context.Context, bolt11 string, opts client.SendOptions) (client.PaymentStatus, error) {
 	const op = "send payment"
 	p.mu.Lock()
 	inv, ok := p.invoices[bolt11]
@@ -290,6 +290,9 @@ func (p *Payer) SendPayment(ctx context.Context, bolt11 string, _ client.SendOpt
 
 	if onSend != nil {
 		onSend(call)
+	}
+	if opts.OnSent != nil {
+		opts.OnSent() // the payment is registered, its outcome unread
 	}
 	if b.ErrAfterDispatch != nil {
 		return client.PaymentStatus{}, &client.Error{Op: op, Kind: client.Ambiguous, Err: b.ErrAfterDispatch}

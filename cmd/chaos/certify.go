@@ -211,7 +211,7 @@ func certifyClient(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return err
 	}
 	defer release()
-	newClient := execClientFunc(command, s.clientEnv, log)
+	newClient := execClientFunc(command, s.clientEnv, slices.Contains(info.Capabilities, certify.CrashPoints), log)
 	start := live.StartOn(rt)
 	if s.provider == providerAperture {
 		start = live.StartAperture

@@ -44,7 +44,7 @@ func cmdClient(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *describe {
 		return json.NewEncoder(stdout).Encode(certify.Descriptor{
 			Adapter: certify.DescriptorVersion, Name: "l402chaos reference client", Version: version(),
-			Capabilities: []certify.Capability{certify.HTTP, certify.Post, certify.GRPC},
+			Capabilities: []certify.Capability{certify.HTTP, certify.Post, certify.GRPC, certify.CrashPoints},
 		})
 	}
 	log := slog.New(slog.DiscardHandler)
@@ -68,6 +68,11 @@ func buyOnce(ctx context.Context, log *slog.Logger) client.Report {
 	env, err := client.ReadAdapterEnv(os.Getenv)
 	if err != nil {
 		return failed(err)
+	}
+	if env.CrashAt != "" {
+		if err := client.ArmCrashPoint(env.CrashAt); err != nil {
+			return failed(err)
+		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, env.Timeout)
 	defer cancel()

@@ -19,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/shlex"
 	"github.com/l402chaos/l402chaos/harness"
 	"github.com/l402chaos/l402chaos/harness/adapter"
 	"github.com/l402chaos/l402chaos/harness/check"
@@ -210,6 +211,26 @@ func parseRunFlags(args []string, stderr io.Writer) (runSettings, error) {
 	if len(skipped) > 0 {
 		fmt.Fprintf(stderr, "chaos run: not applicable on -backend %s (they need -backend %s): %s\n", backend.name, backendContainers, strings.Join(skipped, ", "))
 	}
+	// Scenarios that crash the client at points inside it need the
+	// reference client run as a command (chaos certify runs them for a
+	// client whose descriptor declares crash-points).
+	if s.command != nil || s.kind == clientInProcess {
+		var kept, crash []harness.Scenario
+		for _, sc := range scs {
+			if sc.NeedsCrashPoints {
+				crash = append(crash, sc)
+				continue
+			}
+			kept = append(kept, sc)
+		}
+		if len(kept) == 0 {
+			return s, fmt.Errorf("%w: -scenario %q: %s crash the client at points inside it, which only the reference client (run as a command) has here", errUsage, *pattern, strings.Join(scenarioNames(crash), ", "))
+		}
+		if len(crash) > 0 {
+			fmt.Fprintf(stderr, "chaos run: not applicable to this client (they crash it at points inside it; the crash-* scenarios kill it from outside): %s\n", strings.Join(scenarioNames(crash), ", "))
+		}
+		scs = kept
+	}
 	if !s.shard.IsWhole() && s.seed == 0 {
 		return s, fmt.Errorf("%w: -shard %s needs -seed: every share must run with the same seed", errUsage, s.shard)
 	}
@@ -393,15 +414,16 @@ func clientFor(ctx context.Context, s runSettings, log *slog.Logger, progress io
 		}
 		name = "reference (exec)"
 	}
-	return execClientFunc(cmd, s.clientEnv, log), name, cleanup, nil
+	return execClientFunc(cmd, s.clientEnv, s.command == nil, log), name, cleanup, nil
 }
 
-// execClientFunc runs command through the exec adapter protocol.
-func execClientFunc(command, env []string, log *slog.Logger) harness.ClientFunc {
+// execClientFunc runs command through the exec adapter protocol; crash
+// says the client has crash points (L402_CRASH_AT).
+func execClientFunc(command, env []string, crash bool, log *slog.Logger) harness.ClientFunc {
 	return func(ctx context.Context, e harness.Endpoints, dir string) (harness.Client, error) {
 		return adapter.NewExec(command, adapter.ExecConfig{
 			StateRoot: dir, RPCServer: e.PayerRPC, TLSCertPath: e.PayerTLSCert, MacaroonPath: e.PayerMacaroon,
-			ExtraEnv: env,
+			ExtraEnv: env, CrashPoints: crash,
 		}, adapter.WithLogger(log))
 	}
 }
@@ -510,76 +532,76 @@ func version() string {
 // keeps the next character. The command is never run by a shell, so
 // unquoted shell syntax (pipes, redirections, lists, subshells,
 // variables, command substitution) is an error rather than a surprise:
-// wrap such a command in sh -c '...'. Globs and ~ are taken literally.
+// wrap such a command in sh -c '...'. Globs, ~ and # are taken literally.
+//
+// github.com/google/shlex does the splitting; shlexInput first refuses
+// what shlex would accept silently and adapts the two rules where shlex
+// differs from a shell.
 func splitCommand(s string) ([]string, error) {
-	const (
-		bare = iota
-		single
-		double
-	)
-	var (
-		words  []string
-		cur    strings.Builder
-		inWord bool
-		state  = bare
-	)
-	rs := []rune(s)
-	for i := 0; i < len(rs); i++ {
-		c := rs[i]
-		switch state {
-		case single:
-			if c == '\'' {
-				state = bare
-			} else {
-				cur.WriteRune(c)
-			}
-		case double:
-			switch {
-			case c == '"':
-				state = bare
-			case c == '\\' && i+1 < len(rs) && strings.ContainsRune("\"\\$`", rs[i+1]):
-				i++
-				cur.WriteRune(rs[i])
-			default:
-				cur.WriteRune(c)
-			}
-		default:
-			switch {
-			case c == ' ' || c == '\t' || c == '\n' || c == '\r':
-				if inWord {
-					words = append(words, cur.String())
-					cur.Reset()
-					inWord = false
-				}
-			case c == '\'':
-				state, inWord = single, true
-			case c == '"':
-				state, inWord = double, true
-			case c == '\\':
-				if i+1 >= len(rs) {
-					return nil, errTrailingEscape
-				}
-				i++
-				cur.WriteRune(rs[i])
-				inWord = true
-			case strings.ContainsRune("|&;<>()$`", c):
-				return nil, fmt.Errorf("%w: unquoted %q (the command is not run by a shell; quote it, or wrap the command in sh -c '...')", errShellSyntax, c)
-			default:
-				cur.WriteRune(c)
-				inWord = true
-			}
-		}
+	in, err := shlexInput(s)
+	if err != nil {
+		return nil, err
 	}
-	if state != bare {
-		return nil, errUnterminated
-	}
-	if inWord {
-		words = append(words, cur.String())
+	words, err := shlex.Split(in)
+	if err != nil {
+		// Not reached: shlexInput has already refused bad quoting.
+		return nil, fmt.Errorf("split command: %w", err)
 	}
 	if len(words) == 0 || words[0] == "" {
 		return nil, errEmptyCommand
 	}
 	return words, nil
+}
+
+// shlexInput scans s with a shell's quoting rules and returns it ready
+// for shlex.Split. It refuses unquoted shell operators (errShellSyntax),
+// an unclosed quote (errUnterminated) and a trailing unquoted backslash
+// (errTrailingEscape). It escapes two things so that shlex reads them as
+// a shell would: an unquoted # (shlex starts a comment at a word's
+// start) and a backslash inside double quotes before anything but
+// " \ $ ` (a shell keeps that backslash, shlex drops it).
+func shlexInput(s string) (string, error) {
+	var b strings.Builder
+	var quote rune // ' or " inside quotes, 0 outside
+	rs := []rune(s)
+	for i := 0; i < len(rs); i++ {
+		c := rs[i]
+		switch {
+		case quote == '\'':
+			if c == '\'' {
+				quote = 0
+			}
+		case quote == '"':
+			switch {
+			case c == '"':
+				quote = 0
+			case c == '\\' && i+1 < len(rs) && strings.ContainsRune("\"\\$`", rs[i+1]):
+				b.WriteRune(c)
+				i++
+				c = rs[i]
+			case c == '\\':
+				b.WriteRune('\\') // kept: "\n" is a backslash and an n
+			}
+		case c == '\\':
+			if i+1 >= len(rs) {
+				return "", errTrailingEscape
+			}
+			b.WriteRune(c)
+			i++
+			c = rs[i]
+		case c == '\'' || c == '"':
+			quote = c
+		case c == '#':
+			b.WriteRune('\\')
+		case strings.ContainsRune("|&;<>()$`", c):
+			return "", fmt.Errorf("%w: unquoted %q (the command is not run by a shell; quote it, or wrap the command in sh -c '...')", errShellSyntax, c)
+		}
+		b.WriteRune(c)
+	}
+	if quote != 0 {
+		return "", errUnterminated
+	}
+	return b.String(), nil
 }
 
 // joinCommand writes words back as one line a shell (and splitCommand)

@@ -128,6 +128,13 @@ func TestSplitCommand(t *testing.T) {
 		{in: `cl pre'mid'"post"`, want: []string{"cl", "premidpost"}},
 		{in: `cl '|' "$HOME" \;`, want: []string{"cl", "|", "$HOME", ";"}},
 		{in: `cl *.json ~/x`, want: []string{"cl", "*.json", "~/x"}},
+		// Where shlex alone differs from a shell: # is no comment here,
+		// and a backslash in double quotes stays unless it escapes " \ $ `.
+		{in: "cl #x a#b\n#y", want: []string{"cl", "#x", "a#b", "#y"}},
+		{in: `cl "a\ b\'c"`, want: []string{"cl", `a\ b\'c`}},
+		{in: `cl "ends \`, err: errUnterminated},
+		{in: `cl "a\"`, err: errUnterminated},
+		{in: `cl "a | b" 'c;d' e\>f`, want: []string{"cl", "a | b", "c;d", "e>f"}},
 		{in: "", err: errEmptyCommand},
 		{in: " \t\n", err: errEmptyCommand},
 		{in: `''`, err: errEmptyCommand},

@@ -28,6 +28,9 @@ var (
 	// ErrTimeout: the process outlived its own deadline (L402_TIMEOUT_SEC)
 	// plus the grace period and was killed.
 	ErrTimeout = errors.New("timed out")
+	// ErrCrashed: the process died at the crash point the harness named
+	// (L402_CRASH_AT), as asked: a crash, not a broken protocol.
+	ErrCrashed = errors.New("crashed at a crash point")
 )
 
 // ErrClosed: the client was closed.

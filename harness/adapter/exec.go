@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"net/http"
@@ -19,6 +20,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/l402chaos/l402chaos/client"
 	"github.com/l402chaos/l402chaos/harness"
 	"github.com/l402chaos/l402chaos/harness/history"
 )
@@ -43,7 +45,7 @@ const (
 // these and the inherited ones below, nothing else.
 var protocolEnv = [...]string{
 	"L402_URL", "L402_METHOD", "L402_BODY_FILE", "L402_IDEMPOTENCY_KEY", "L402_STATE_DIR",
-	"L402_MAX_COST_SAT", "L402_TIMEOUT_SEC",
+	"L402_MAX_COST_SAT", "L402_TIMEOUT_SEC", "L402_CRASH_AT",
 	"LND_RPCSERVER", "LND_TLSCERTPATH", "LND_MACAROONPATH", "LND_NETWORK",
 }
 
@@ -89,7 +91,15 @@ type ExecConfig struct {
 	// ExtraEnv is added to the client's environment, NAME=value. It may
 	// not set a protocol variable.
 	ExtraEnv []string `json:"extra_env,omitempty"`
+	// CrashPoints says the client has crash points: it dies where
+	// L402_CRASH_AT names (its descriptor declares crash-points). Without
+	// it, a purchase with a crash point is refused.
+	CrashPoints bool `json:"crash_points,omitempty"`
 }
+
+// CrashMarker starts the stderr line of a client dying at a crash point,
+// followed by the point's name (docs/adapter-protocol.md).
+const CrashMarker = client.CrashMarker
 
 // ExecOption configures an Exec.
 type ExecOption func(*Exec) error
@@ -146,6 +156,7 @@ type Exec struct {
 	mac   string
 	base  []string // inherited environment and ExtraEnv
 	dir   string
+	crash bool // ExecConfig.CrashPoints
 	grace time.Duration
 	log   *slog.Logger
 
@@ -231,6 +242,7 @@ func NewExec(command []string, cfg ExecConfig, opts ...ExecOption) (*Exec, error
 		}
 	}
 	e.base = append(e.base, cfg.ExtraEnv...)
+	e.crash = cfg.CrashPoints
 	return e, nil
 }
 
@@ -305,6 +317,9 @@ func (e *Exec) purchase(ctx context.Context, p harness.Purchase) (history.Result
 	method, err := checkPurchase(p)
 	if err != nil {
 		return history.Result{}, err
+	}
+	if p.CrashAt != "" && !e.crash {
+		return history.Result{}, fmt.Errorf("crash point %s: %w", p.CrashAt, harness.ErrNeedsCrashPoints)
 	}
 	if err := ctx.Err(); err != nil {
 		return history.Result{}, err
@@ -393,6 +408,11 @@ func (e *Exec) purchase(ctx context.Context, p harness.Purchase) (history.Result
 	if errors.Is(waitErr, exec.ErrWaitDelay) {
 		log.Warn("client left processes holding its output", "err", waitErr)
 	}
+	if p.CrashAt != "" && cause == notKilled && killedBySignal(cmd.ProcessState) && crashedAt(logPath, p.CrashAt) {
+		log.Info("attempt died at its crash point", "point", p.CrashAt)
+		return history.Result{ExitCode: -1, Killed: true, CrashPoint: p.CrashAt},
+			&ProtocolError{Reason: ErrCrashed, ExitCode: -1, Stdout: string(stdout.Bytes()), Log: logPath, Err: fmt.Errorf("at %s", p.CrashAt)}
+	}
 	res, err := classify(cmd.ProcessState, cause, stdout.Bytes())
 	if err != nil {
 		var pe *ProtocolError
@@ -413,6 +433,32 @@ func (e *Exec) purchase(ctx context.Context, p harness.Purchase) (history.Result
 	log.Debug("attempt reported", "outcome", res.Outcome, "exit", res.ExitCode)
 	return res, nil
 }
+
+// crashedAt reports whether the stderr log ends with the crash marker of
+// point: the client's last words before its SIGKILL.
+func crashedAt(logPath, point string) bool {
+	f, err := os.Open(logPath)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	const tail = 4096
+	if st, err := f.Stat(); err == nil && st.Size() > tail {
+		if _, err := f.Seek(st.Size()-tail, io.SeekStart); err != nil {
+			return false
+		}
+	}
+	b, err := io.ReadAll(io.LimitReader(f, tail))
+	if err != nil {
+		return false
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	return lines[len(lines)-1] == CrashMarker+point
+}
+
+// CrashPoints reports whether the client has crash points
+// (harness.CrashPointer).
+func (e *Exec) CrashPoints() bool { return e.crash }
 
 // classify turns how the process ended and its stdout into a Result, or a
 // ProtocolError (without its log path and detail of a kill).
@@ -486,6 +532,9 @@ func (e *Exec) environ(p harness.Purchase, method, state, bodyFile string, secs 
 		set("L402_MAX_COST_SAT", strconv.FormatInt(p.MaxCostSat, 10))
 	}
 	set("L402_TIMEOUT_SEC", strconv.FormatInt(secs, 10))
+	if p.CrashAt != "" {
+		set("L402_CRASH_AT", p.CrashAt)
+	}
 	set("LND_RPCSERVER", e.rpc)
 	set("LND_TLSCERTPATH", e.cert)
 	set("LND_MACAROONPATH", e.mac)

@@ -15,7 +15,16 @@ const (
 	RetryAfterTolerance = 100 * time.Millisecond
 	// MaxRequestsPerAttempt bounds one run of a purchase.
 	MaxRequestsPerAttempt = 20
+	// MaxPaymentsAfterRefusal bounds the payments one run of a purchase
+	// starts after one of its payments failed for want of funds or of a
+	// route: one more try may find the channel back, more is hammering.
+	MaxPaymentsAfterRefusal = 1
 )
+
+// refusedPayment are lnd's payment failure reasons that another try in
+// the same run is not expected to cure: the payer's own balance, no route
+// to the payee.
+var refusedPayment = map[string]bool{"FAILURE_REASON_INSUFFICIENT_BALANCE": true, "FAILURE_REASON_NO_ROUTE": true}
 
 // permanent are the statuses a request must not be sent again after.
 var permanent = map[int]bool{400: true, 403: true, 404: true, 405: true, 410: true, 413: true, 414: true, 415: true, 422: true}
@@ -25,7 +34,10 @@ var permanent = map[int]bool{400: true, 403: true, 404: true, 405: true, 410: tr
 // permanent refusal (400, 403, 404, 405, 410, 413, 414, 415, 422) the
 // purchase sends nothing more, unless the harness ran it again (a new
 // Invoke in between); (c) one run of a purchase sends at most
-// MaxRequestsPerAttempt requests.
+// MaxRequestsPerAttempt requests; (d) after one of its payments failed
+// for want of funds or of a route (lnd's INSUFFICIENT_BALANCE, NO_ROUTE),
+// one run of a purchase starts at most MaxPaymentsAfterRefusal more
+// payments: its node's refusals are judged as a server's are.
 //
 // The ledger does not say which process sent a request: (a) and (b) judge
 // two requests only when at most one run of the purchase spans them, and
@@ -64,6 +76,9 @@ func (c RetryDiscipline) Check(h history.History, t *history.Truth) Result {
 			}
 			vs = append(vs, violation{purchase: k, events: x.events(k, span{from, to}), msg: msg})
 		}
+		if v, bad := x.repaidAfterRefusal(k); bad {
+			vs = append(vs, v)
+		}
 		for _, cl := range clusters(x.ops[k]) {
 			s := cl.span()
 			n := 0
@@ -86,6 +101,37 @@ func (c RetryDiscipline) Check(h history.History, t *history.Truth) Result {
 		}
 	}
 	return verdict(c.Name(), vs, fmt.Sprintf("%s, retries disciplined", plural(len(t.Requests), "request", "requests")))
+}
+
+// repaidAfterRefusal finds the first payment of k that failed for want of
+// funds or of a route and was followed, in the same run, by more than
+// MaxPaymentsAfterRefusal payments.
+func (x *index) repaidAfterRefusal(k string) (violation, bool) {
+	pays := x.payments[k]
+	for i, p := range pays {
+		if !refusedPayment[p.FailureReason] || p.Resolved.IsZero() {
+			continue
+		}
+		from := x.at(p.Resolved)
+		var again []history.Payment
+		for _, q := range pays[i+1:] {
+			to := x.at(q.Created)
+			if to < from || x.invokedBetween(k, from, to) || x.runsSpanning(k, span{from, to}) > 1 {
+				continue
+			}
+			again = append(again, q)
+		}
+		if len(again) > MaxPaymentsAfterRefusal {
+			last := again[len(again)-1]
+			return violation{
+				purchase: k,
+				events:   x.events(k, span{from, x.at(last.Created)}),
+				msg: fmt.Sprintf("purchase %s started %d payments in one run after payment %s failed with %s (at most %d may follow)",
+					k, len(again), history.Short(p.Hash), p.FailureReason, MaxPaymentsAfterRefusal),
+			}, true
+		}
+	}
+	return violation{}, false
 }
 
 // invokedBetween reports whether the harness ran k again after from, up

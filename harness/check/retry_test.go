@@ -114,6 +114,52 @@ func TestRetryDiscipline(t *testing.T) {
 			s.h.report(2, "k1", ms(401), failedRes())
 			return s, want{validity: check.Valid}
 		}},
+		{"one payment after insufficient balance", func() (scene, want) {
+			s, _ := repaid("FAILURE_REASON_INSUFFICIENT_BALANCE", 1, false)
+			return s, want{validity: check.Valid}
+		}},
+		{"two payments after insufficient balance", func() (scene, want) { return repaid("FAILURE_REASON_INSUFFICIENT_BALANCE", 2, false) }},
+		{"two payments after no route", func() (scene, want) { return repaid("FAILURE_REASON_NO_ROUTE", 2, false) }},
+		{"two payments after a timeout (a held HTLC the payee let go)", func() (scene, want) {
+			s, _ := repaid("FAILURE_REASON_TIMEOUT", 2, false)
+			return s, want{validity: check.Valid}
+		}},
+		{"the harness ran the purchase again in between", func() (scene, want) {
+			s, _ := repaid("FAILURE_REASON_INSUFFICIENT_BALANCE", 2, true)
+			return s, want{validity: check.Valid}
+		}},
 		{"truth incomplete", withErrors(tooEarly)},
 	})
+}
+
+// repaid: one run of k1 pays hx(1), which fails with reason, then pays
+// again n times (each failing the same way); with rerun the harness runs
+// k1 again between the first failure and the payments after it.
+func repaid(reason string, n int, rerun bool) (scene, want) {
+	s := newScene("k1")
+	s.h.invoke(1, "k1", 0)
+	s.t.challenge("k1", ms(100), hx(1))
+	s.t.pay(hx(1), history.PaymentFailed, ms(200), ms(300))
+	s.t.t.Payments[0].FailureReason = reason
+	at := ms(400)
+	if rerun {
+		s.h.report(1, "k1", ms(350), failedRes())
+		s.h.invoke(2, "k1", ms(360))
+	}
+	for i := range n {
+		s.t.challenge("k1", at, hx(2+i))
+		s.t.pay(hx(2+i), history.PaymentFailed, at+ms(50), at+ms(60))
+		s.t.t.Payments[len(s.t.t.Payments)-1].FailureReason = reason
+		at += ms(100)
+	}
+	proc := 1
+	if rerun {
+		proc = 2
+	}
+	s.h.report(proc, "k1", at, failedRes())
+	if rerun {
+		return s, want{validity: check.Valid}
+	}
+	// The run's invoke and its report.
+	return s, want{validity: check.Invalid, purchase: "k1", events: evs(0, 1)}
 }

@@ -2,7 +2,10 @@ package fault
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/l402chaos/l402chaos/harness"
@@ -133,3 +136,48 @@ func (b *Bounded) HealAfter(ctx context.Context, env *harness.Env) error {
 // noHeal is the Heal of a fault that leaves nothing to undo (a restart, a
 // kill of the client, mined blocks).
 func noHeal(context.Context) error { return nil }
+
+// Sequence injects its faults one after the other, each once the one
+// before is in place (a link cut, then blocks mined behind it); its heal
+// undoes them newest first.
+type Sequence struct {
+	Faults []harness.Fault `json:"faults"`
+}
+
+// Then is the sequence of fs.
+func Then(fs ...harness.Fault) *Sequence { return &Sequence{Faults: fs} }
+
+func (s *Sequence) Name() string {
+	names := make([]string, len(s.Faults))
+	for i, f := range s.Faults {
+		names[i] = f.Name()
+	}
+	return strings.Join(names, ", then ")
+}
+
+func (s *Sequence) Inject(ctx context.Context, env *harness.Env) (harness.Heal, error) {
+	if len(s.Faults) == 0 {
+		return nil, errors.New("empty sequence of faults")
+	}
+	var heals []harness.Heal
+	healAll := func(ctx context.Context) error {
+		var errs []error
+		for _, h := range slices.Backward(heals) {
+			if err := h(ctx); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		return errors.Join(errs...)
+	}
+	for _, f := range s.Faults {
+		h, err := f.Inject(ctx, env)
+		if err != nil {
+			// What is in place already is undone by the final heal.
+			return healAll, fmt.Errorf("%s: %w", f.Name(), err)
+		}
+		if h != nil {
+			heals = append(heals, h)
+		}
+	}
+	return healAll, nil
+}

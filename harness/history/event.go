@@ -111,8 +111,13 @@ type Result struct {
 	PaidNotDelivered bool    `json:"paid_not_delivered,omitempty"`
 	// ExitCode is the process's exit status; -1 when killed by a signal.
 	ExitCode int `json:"exit_code,omitempty"`
-	// Killed is set when the harness killed the client on purpose.
+	// Killed is set when the harness killed the client on purpose, or
+	// made it die at a crash point (CrashPoint).
 	Killed bool `json:"killed,omitempty"`
+	// CrashPoint names the crash point inside the client where it died
+	// as the harness asked (L402_CRASH_AT): the process wrote the crash
+	// marker to stderr and died of SIGKILL.
+	CrashPoint string `json:"crash_point,omitempty"`
 	// AdapterError is set when the client broke the adapter protocol (it
 	// could not start, printed no report or garbage): the attempt says
 	// nothing about the client's L402 behaviour.

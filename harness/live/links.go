@@ -50,6 +50,28 @@ type Links struct {
 	proxies map[string]proxy
 	groups  map[string][]string
 	closed  bool
+	// down are the proxies brought down; swallowed counts each proxy's
+	// timeout toxics (traffic goes in, nothing comes out).
+	down      map[string]bool
+	swallowed map[string]int
+}
+
+// Passes reports whether a proxy carries traffic both ways: it is up and
+// no timeout toxic swallows it. Latency and the like still pass.
+func (l *Links) Passes(name string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return !l.down[name] && l.swallowed[name] == 0
+}
+
+// note records a proxy's state change for Passes.
+func (l *Links) note(name string, f func()) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.down == nil {
+		l.down, l.swallowed = map[string]bool{}, map[string]int{}
+	}
+	f()
 }
 
 // proxyServer makes proxies: in this process or on a toxiproxy server.
@@ -313,7 +335,17 @@ func (k *link) AddToxic(ctx context.Context, t harness.Toxic) (harness.Heal, err
 		return nil, fmt.Errorf("link %s: add %s toxic: %w", k.name, t.Type, ctx.Err())
 	}
 	k.l.log.Debug("toxic added", "link", k.name, "toxic", name, "type", t.Type, "stream", stream, "attributes", t.Attributes)
-	r := &removal{what: fmt.Sprintf("link %s: remove %s toxic", k.name, t.Type), f: func() error { return k.remove(name) }}
+	swallows := t.Type == "timeout"
+	if swallows {
+		k.l.note(k.name, func() { k.l.swallowed[k.name]++ })
+	}
+	r := &removal{what: fmt.Sprintf("link %s: remove %s toxic", k.name, t.Type), f: func() error {
+		err := k.remove(name)
+		if err == nil && swallows {
+			k.l.note(k.name, func() { k.l.swallowed[k.name]-- })
+		}
+		return err
+	}}
 	return r.heal, nil
 }
 
@@ -340,6 +372,7 @@ func (k *link) SetEnabled(ctx context.Context, up bool) error {
 			return fmt.Errorf("link %s: bring %s: %w", k.name, state, err)
 		}
 		k.l.log.Debug("link "+state, "link", k.name)
+		k.l.note(k.name, func() { k.l.down[k.name] = !up })
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("link %s: bring %s: %w", k.name, state, ctx.Err())

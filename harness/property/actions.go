@@ -35,9 +35,10 @@ type Config struct {
 	// OnStep, if set, sees every step applied (progress lines, step
 	// counts for benchmarks).
 	OnStep func(Step)
-	// OnFinish, if set, sees every sequence's machine after Finish: its
-	// steps and history, for a differential replay on another tier.
-	OnFinish func(m *Machine)
+	// OnFinish, if set, sees every sequence's machine after Finish, with
+	// the checkers' results: its steps, history and verdicts, for a
+	// differential replay on another tier.
+	OnFinish func(m *Machine, rs []check.Result)
 	// OnViolation, if set, sees every sequence that ended invalid, with
 	// the invalid results: while rapid searches, while it shrinks, and
 	// last the minimal sequence it settled on.
@@ -185,7 +186,7 @@ func Property(ctx context.Context, newWorld NewWorld, cfg Config) func(*rapid.T)
 			t.Fatalf("harness: finish: %v", err)
 		}
 		if cfg.OnFinish != nil {
-			cfg.OnFinish(m)
+			cfg.OnFinish(m, rs)
 		}
 		fatalIfInvalid(t, rs, m, cfg)
 	}

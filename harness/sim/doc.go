@@ -9,7 +9,10 @@
 // at-most-once-per-hash rule and the statuses TrackPaymentV2 reports,
 // HTLCs that travel a peer link, wait in a mailbox while it is down (60 s,
 // as LND's switch does), are held by hold invoices and are failed back
-// when the block height comes within 19 blocks of their CLTV expiry;
+// when the payee's height comes within 19 blocks of their CLTV expiry;
+// each node's view of the chain, which lags while its link to btcd is
+// cut (the payer then sets expiries from a stale height, which the payee
+// refuses as too soon, and a lagging payee times held HTLCs out late);
 // routing and balance failures; node crashes and restarts that break
 // every open RPC stream.
 //

@@ -93,14 +93,17 @@ type htlc struct {
 // lightning is the model's state: two nodes, alice (the payer) and bob
 // (the payee, behind the provider), one channel between them, the chain.
 type lightning struct {
-	w        *World
-	height   uint32
-	local    int64 // the payer's spendable balance, msat
-	remote   int64 // the payee's side, msat
-	invoices map[lntypes.Hash]*invoice
-	order    []lntypes.Hash // invoices in creation order
-	payments map[lntypes.Hash]*payment
-	porder   []lntypes.Hash
+	w *World
+	// height is the chain's; payerHeight and payeeHeight are what each
+	// node has seen of it: the chain's, unless its link to btcd
+	// (payer-btcd, payee-btcd) is cut, and caught up when it is back.
+	height, payerHeight, payeeHeight uint32
+	local                            int64 // the payer's spendable balance, msat
+	remote                           int64 // the payee's side, msat
+	invoices                         map[lntypes.Hash]*invoice
+	order                            []lntypes.Hash // invoices in creation order
+	payments                         map[lntypes.Hash]*payment
+	porder                           []lntypes.Hash
 	// pending are the HTLCs not yet resolved, in the order sent.
 	pending []*htlc
 	// closed is set once the channel was force-closed: its balance is
@@ -110,7 +113,7 @@ type lightning struct {
 
 func newLightning(w *World) *lightning {
 	return &lightning{
-		w: w, height: startHeight, local: capacitySat * 1000,
+		w: w, height: startHeight, payerHeight: startHeight, payeeHeight: startHeight, local: capacitySat * 1000,
 		invoices: map[lntypes.Hash]*invoice{}, payments: map[lntypes.Hash]*payment{},
 	}
 }
@@ -125,7 +128,7 @@ func (l *lightning) peersUp() bool {
 // dispatch sends a payment's HTLC. The payment is IN_FLIGHT from here.
 func (l *lightning) dispatch(p *payment, inv *invoice) {
 	amt := p.amount
-	h := &htlc{pay: p, amount: amt, expiry: l.height + finalCltvDelta + blockPadding, sent: l.now(),
+	h := &htlc{pay: p, amount: amt, expiry: l.payerHeight + finalCltvDelta + blockPadding, sent: l.now(),
 		status: lnrpc.HTLCAttempt_IN_FLIGHT}
 	p.htlcs = append(p.htlcs, h)
 	l.local -= amt
@@ -171,7 +174,10 @@ func (l *lightning) arrive(h *htlc, inv *invoice) {
 	case inv == nil || inv.state == fakeprovider.InvoiceCanceled || inv.state == fakeprovider.InvoiceSettled,
 		inv.state == fakeprovider.InvoiceAccepted,
 		inv.expired(now) && inv.state == fakeprovider.InvoiceOpen,
-		inv.amount > 0 && h.amount < inv.amount:
+		inv.amount > 0 && h.amount < inv.amount,
+		// Too soon for the payee's view of the chain: a payer behind it
+		// computed the expiry from a stale height.
+		h.expiry < l.payeeHeight+finalCltvDelta:
 		l.back(h, false, lnrpc.Failure_INCORRECT_OR_UNKNOWN_PAYMENT_DETAILS)
 	case inv.hold:
 		inv.state, inv.paid, inv.htlc = fakeprovider.InvoiceAccepted, h.amount, h
@@ -254,7 +260,7 @@ func (l *lightning) checkHeld() {
 		if inv.state != fakeprovider.InvoiceAccepted || inv.htlc == nil {
 			continue
 		}
-		if l.height+cancelDelta >= inv.htlc.expiry {
+		if l.payeeHeight+cancelDelta >= inv.htlc.expiry {
 			h := inv.htlc
 			inv.state, inv.htlc, inv.paid = fakeprovider.InvoiceCanceled, nil, 0
 			l.back(h, false, lnrpc.Failure_INCORRECT_OR_UNKNOWN_PAYMENT_DETAILS)
@@ -262,8 +268,13 @@ func (l *lightning) checkHeld() {
 	}
 }
 
-// linkChanged re-forwards what waited for the peer link.
+// linkChanged lets a node whose chain link is back catch up with the
+// chain, and re-forwards what waited for the peer link.
 func (l *lightning) linkChanged() {
+	if l.syncChain() {
+		l.checkHeld()
+		l.checkOutgoing()
+	}
 	if !l.peersUp() {
 		return
 	}
@@ -282,8 +293,24 @@ func (l *lightning) linkChanged() {
 // mine adds blocks.
 func (l *lightning) mine(n int) {
 	l.height += uint32(n)
+	l.syncChain()
 	l.checkHeld()
 	l.checkOutgoing()
+}
+
+// syncChain brings each node whose chain link is up to the chain's
+// height, and reports whether any moved.
+func (l *lightning) syncChain() bool {
+	moved := false
+	for _, n := range []struct {
+		link   string
+		height *uint32
+	}{{harness.LinkPayerChain, &l.payerHeight}, {harness.LinkPayeeChain, &l.payeeHeight}} {
+		if l.w.links[n.link].up && *n.height < l.height {
+			*n.height, moved = l.height, true
+		}
+	}
+	return moved
 }
 
 // checkOutgoing force-closes the channel when an outgoing HTLC the peer
@@ -295,7 +322,7 @@ func (l *lightning) checkOutgoing() {
 		return
 	}
 	for _, h := range l.pending {
-		if h.status == lnrpc.HTLCAttempt_IN_FLIGHT && l.height+broadcastDelta >= h.expiry && !l.peersUp() {
+		if h.status == lnrpc.HTLCAttempt_IN_FLIGHT && l.payerHeight+broadcastDelta >= h.expiry && !l.peersUp() {
 			l.forceClose()
 			return
 		}
