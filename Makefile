@@ -65,6 +65,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./harness/shard/
 	$(GO) test -run '^$$' -fuzz '^FuzzReadJSONL$$' -fuzztime $(FUZZTIME) ./harness/history/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseSteps$$' -fuzztime $(FUZZTIME) ./harness/property/
+	$(GO) test -run '^$$' -fuzz '^FuzzSplitCommand$$' -fuzztime $(FUZZTIME) ./cmd/chaos/
 
 ## lint: formatting, vet and staticcheck (both modules); the workflows
 ## and the action (actionlint), the shell scripts (shellcheck)

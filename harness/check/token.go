@@ -3,6 +3,7 @@ package check
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/l402chaos/l402chaos/harness/history"
@@ -19,9 +20,12 @@ const TokenSlack = time.Second
 // challenge the payment answers (the newest such token: a client keeps
 // one per service), the purchase did not present a token of its own that
 // was refused before it paid, T had not expired (its TokenTTL from its
-// challenge, less TokenSlack) when the payment was created, and no request
+// challenge, less TokenSlack) when the payment was created, no request
 // presenting T was refused (CredentialValid false, or answered 401 or
-// 402) before then.
+// 402) before then, and the provider had not voided T meanwhile (a
+// "revoke tokens" fault, a restart that lost its keys): judged on what
+// presenting T would have done, not on whether the client knew, since a
+// voided token would have been refused and the payment was due anyway.
 type TokenReuse struct{}
 
 func (TokenReuse) Name() string { return "token-reuse" }
@@ -100,10 +104,32 @@ func (x *index) heldToken(k string, pp history.PlannedPurchase, svc history.Serv
 		return history.Delivery{}, false
 	case svc.TokenTTL > 0 && !paid.Before(x.tokenIssued(last).Add(svc.TokenTTL-TokenSlack)):
 		return history.Delivery{}, false
-	case x.refused(last.TokenID, paid):
+	case x.refused(last.TokenID, paid), x.voided(last, paid):
 		return history.Delivery{}, false
 	}
 	return last, true
+}
+
+// voidingFaults name the faults after which the provider verifies no
+// token it issued before (harness/fault's RevokeTokens and
+// RestartProvider with Forget).
+var voidingFaults = []string{"revoke tokens", "keys lost"}
+
+// voided reports whether a fault voided d's token after it was issued
+// and before at.
+func (x *index) voided(d history.Delivery, at time.Time) bool {
+	issued, until := x.at(x.tokenIssued(d)), x.at(at)
+	for _, e := range x.h {
+		if e.Process != history.Nemesis || e.F != history.FaultStart || e.Time < issued || e.Time >= until {
+			continue
+		}
+		for _, f := range voidingFaults {
+			if strings.Contains(e.Fault, f) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // triedToken reports whether purchase k presented a token and had it

@@ -88,6 +88,25 @@ func TestTokenReuse(t *testing.T) {
 			happy(s.h, s.t, 2, "k2", hx(2), 2*time.Second)
 			return s, want{validity: check.Valid}
 		}},
+		{"the provider revoked the token before the payment, never presented", func() (scene, want) {
+			s, _ := boughtAgain(func(s scene) {
+				s.h.add(history.Event{Time: ms(900), Process: history.Nemesis, Type: history.Info, F: history.FaultStart, Fault: "revoke tokens after delivered"})
+			})()
+			return s, want{validity: check.Valid}
+		}},
+		{"the provider lost its keys before the payment", func() (scene, want) {
+			s, _ := boughtAgain(func(s scene) {
+				s.h.add(history.Event{Time: ms(900), Process: history.Nemesis, Type: history.Info, F: history.FaultStart, Fault: "restart provider, keys lost"})
+			})()
+			return s, want{validity: check.Valid}
+		}},
+		{"a revocation before the token was issued voids nothing", func() (scene, want) {
+			s := newScene("k1", "k2")
+			s.h.add(history.Event{Time: 0, Process: history.Nemesis, Type: history.Info, F: history.FaultStart, Fault: "revoke tokens"})
+			happy(s.h, s.t, 1, "k1", hx(1), ms(1))
+			happy(s.h, s.t, 2, "k2", hx(2), ms(1000))
+			return s, want{validity: check.Invalid, purchase: "k2", hashes: hs(hx(2), hx(1)), events: evs(3, 4)}
+		}},
 		{"another instance has its own tokens", func() (scene, want) {
 			s, _ := boughtAgain(func(s scene) { s.t.t.Plan.Purchases[1].Instance = 1 })()
 			return s, want{validity: check.Valid}
