@@ -75,6 +75,8 @@ func (p *Provider) serveGRPC(_ any, stream grpc.ServerStream) error {
 		t := time.NewTimer(a.delay)
 		select {
 		case <-t.C:
+		case <-a.release:
+			t.Stop()
 		case <-ctx.Done():
 			t.Stop()
 			rec.Error = "client gone during delay"

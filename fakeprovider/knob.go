@@ -24,7 +24,9 @@ const (
 	// DropAfter runs the request and drops the connection without an
 	// answer.
 	DropAfter KnobKind = "drop-after"
-	// Delay holds the answer back for Delay.
+	// Delay holds the answer back for Delay; with Gather N, until N
+	// requests it matched have arrived or Delay has passed, whichever is
+	// first: a barrier that makes concurrent requests overlap.
 	Delay KnobKind = "delay"
 	// RetryAfter answers Status (429 or 503, default 503) with a
 	// Retry-After of RetryAfter (default 1s) before processing.
@@ -131,9 +133,33 @@ type Knob struct {
 	For        Duration `json:"for,omitempty"`
 	Then       string   `json:"then,omitempty"`
 	Rotate     bool     `json:"rotate,omitempty"`
+	// Gather makes a delay knob a barrier (see Delay).
+	Gather int `json:"gather,omitempty"`
 
 	Armed time.Time `json:"armed"`
 	Fired int       `json:"fired"` // how often it has fired so far
+
+	gate *gate // Gather's barrier, shared by the knob's copies
+}
+
+// gate opens once want requests have arrived.
+type gate struct {
+	mu   sync.Mutex
+	n    int
+	want int
+	open chan struct{}
+}
+
+// arrive counts a request and returns the channel that closes when the
+// gate opens.
+func (g *gate) arrive() <-chan struct{} {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.n++
+	if g.n == g.want {
+		close(g.open)
+	}
+	return g.open
 }
 
 // Validate checks a knob and fills in its defaults.
@@ -146,6 +172,9 @@ func (k *Knob) Validate() error {
 	}
 	if k.Times < 0 {
 		return fmt.Errorf("%w: %s: negative times", ErrInvalidConfig, k.Kind)
+	}
+	if k.Gather != 0 && (k.Kind != Delay || k.Gather < 2) {
+		return fmt.Errorf("%w: %s: gather %d: a delay knob's barrier, of 2 requests or more", ErrInvalidConfig, k.Kind, k.Gather)
 	}
 	for name, d := range map[string]Duration{"retry_after": k.RetryAfter, "delay": k.Delay, "expires_in": k.ExpiresIn, "for": k.For} {
 		if d < 0 {
@@ -227,6 +256,9 @@ func (ks *knobs) arm(k Knob, now time.Time) (Knob, error) {
 	k.ID = fmt.Sprintf("k%d", ks.next)
 	k.Armed = now
 	k.Fired = 0
+	if k.Gather > 0 {
+		k.gate = &gate{want: k.Gather, open: make(chan struct{})}
+	}
 	ks.list = append(ks.list, &k)
 	return k, nil
 }

@@ -556,6 +556,24 @@ func TestKnobs(t *testing.T) {
 		require.Equal(t, 200, r.status)
 		require.GreaterOrEqual(t, time.Since(start), 700*time.Millisecond)
 	})
+	t.Run("delay with a barrier", func(t *testing.T) {
+		// Held ten minutes unless both requests arrive: send's own 60 s
+		// deadline fails the test if the barrier never opens.
+		arm(t, fakeprovider.Knob{Kind: fakeprovider.Delay, Match: fakeprovider.Match{Path: "/data/gate"}, Delay: fakeprovider.Duration(10 * time.Minute), Gather: 2, Times: 2})
+		results := make(chan result, 2)
+		for range 2 {
+			go func() { results <- send(t, http.MethodGet, p.URL()+"/data/gate", "", auth, nil) }()
+		}
+		for range 2 {
+			r := <-results
+			require.NoError(t, r.err)
+			require.Equal(t, 200, r.status)
+		}
+		_, err := ctl.Arm(ctx, fakeprovider.Knob{Kind: fakeprovider.ErrorBefore, Gather: 2})
+		require.ErrorContains(t, err, "gather")
+		_, err = ctl.Arm(ctx, fakeprovider.Knob{Kind: fakeprovider.Delay, Delay: fakeprovider.Duration(time.Second), Gather: 1})
+		require.ErrorContains(t, err, "gather")
+	})
 	t.Run("retry-after", func(t *testing.T) {
 		for _, st := range []int{429, 503} {
 			arm(t, fakeprovider.Knob{Kind: fakeprovider.RetryAfter, Match: fakeprovider.Match{Path: "/data/ra"}, Status: st, RetryAfter: fakeprovider.Duration(3 * time.Second), Times: 1})

@@ -45,7 +45,9 @@ type answer struct {
 	body       []byte
 	drop       bool
 	delay      time.Duration
-	delivery   *Delivery // recorded once the answer is written in full
+	// release, when set, ends the delay early (a delay knob's barrier).
+	release  <-chan struct{}
+	delivery *Delivery // recorded once the answer is written in full
 }
 
 // MaxBody bounds a request body.
@@ -84,11 +86,15 @@ func (p *Provider) handle(ctx context.Context, in *incoming, rec *Request) *answ
 	}
 
 	var delay time.Duration
+	var release <-chan struct{}
 	if k, ok := p.knobs.take(info, p.now(), Delay); ok {
 		fired(k)
 		delay = time.Duration(k.Delay)
+		if k.gate != nil {
+			release = k.gate.arrive()
+		}
 	}
-	withDelay := func(a *answer) *answer { a.delay = delay; return a }
+	withDelay := func(a *answer) *answer { a.delay, a.release = delay, release; return a }
 
 	if k, ok := p.knobs.take(info, p.now(), ErrorBefore, RetryAfter, SettlementFailure); ok {
 		fired(k)
@@ -362,6 +368,8 @@ func (p *Provider) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		t := time.NewTimer(a.delay)
 		select {
 		case <-t.C:
+		case <-a.release:
+			t.Stop()
 		case <-r.Context().Done():
 			t.Stop()
 			rec.Error = "client gone during delay"

@@ -278,10 +278,13 @@ func All() []harness.Scenario {
 		},
 		{
 			Name:        "two-processes-same-key",
-			Description: "two processes of one client buy the same key at once; one payment at most",
-			Setup:       []harness.Fault{knob(fakeprovider.Knob{Kind: fakeprovider.HoldInvoice, Times: 1, For: dur(2 * time.Second), Then: "settle"})},
-			Traffic:     []harness.Traffic{{Key: "k1", Service: "ops", Processes: 2}},
-			Coverage:    []harness.Coverage{overlapping()},
+			Description: "two processes of one client buy the same key at once; the first challenge is held until both have asked (or 3 s), so both would be challenged together without a guard across processes; one payment at most",
+			Setup: []harness.Fault{
+				knob(fakeprovider.Knob{Kind: fakeprovider.Delay, Match: fakeprovider.Match{Key: "k1"}, Delay: dur(3 * time.Second), Gather: 2, Times: 2}),
+				knob(fakeprovider.Knob{Kind: fakeprovider.HoldInvoice, Times: 1, For: dur(2 * time.Second), Then: "settle"}),
+			},
+			Traffic:  []harness.Traffic{{Key: "k1", Service: "ops", Processes: 2}},
+			Coverage: []harness.Coverage{overlapping(), raceWindowOpen("k1")},
 		},
 		{
 			Name:        "overpriced-invoice",

@@ -4,7 +4,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
+	"github.com/l402chaos/l402chaos/fakeprovider"
 	"github.com/l402chaos/l402chaos/harness"
 	"github.com/l402chaos/l402chaos/harness/history"
 )
@@ -201,5 +203,37 @@ func crashedAt(point string) harness.Coverage {
 			}
 		}
 		return false
+	})
+}
+
+// raceWindowOpen: while the first request a delay knob held for key was
+// being held, both processes of the key were running: a second process
+// without a cross-process guard could ask too, and the barrier would
+// give both a challenge at once.
+func raceWindowOpen(key string) harness.Coverage {
+	return reached("both processes ran while the first challenge was held", func(h history.History, t *history.Truth) bool {
+		var held time.Duration = -1
+		for _, r := range t.Requests {
+			if r.Purchase == key && slices.ContainsFunc(r.Knobs, func(k string) bool { return strings.HasSuffix(k, ":"+string(fakeprovider.Delay)) }) {
+				held = t.HistoryTime(r.Time)
+				break
+			}
+		}
+		if held < 0 {
+			return false
+		}
+		running := 0
+		for _, e := range h {
+			if e.Key != key || e.Process == history.Nemesis {
+				continue
+			}
+			switch {
+			case e.Type == history.Invoke && e.Time <= held:
+				running++
+			case e.Type.Completes() && e.Time <= held:
+				running--
+			}
+		}
+		return running >= 2
 	})
 }
