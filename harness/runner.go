@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -21,6 +22,9 @@ import (
 // ErrNeedsKiller: the scenario kills the client, and this client cannot be
 // killed (an in-process client). The run is Unknown.
 var ErrNeedsKiller = errors.New("scenario kills the client; this client cannot be killed")
+
+// varySalt is the second word of the variation's PCG seed.
+const varySalt = 0x7661727921
 
 // ErrNeedsCrashPoints: the scenario makes the client die at a named point
 // inside it, and this client has no crash points.
@@ -158,6 +162,11 @@ func (r *Runner) Run(ctx context.Context, sc Scenario, seed int64) *check.RunRes
 		Replay: r.replay(sc.Name, seed),
 	}
 	defer func() { run.Duration = time.Since(run.Started) }()
+	if sc.Vary != nil {
+		// A source of its own: the variation does not shift the draws
+		// the faults make from the session's.
+		run.Varied = sc.Vary(rand.New(rand.NewPCG(uint64(seed), varySalt)), &sc)
+	}
 	if err := sc.Validate(); err != nil {
 		run.Err = err
 		return run

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"time"
 
 	"github.com/l402chaos/l402chaos/harness/check"
@@ -31,6 +32,14 @@ type Scenario struct {
 	Coverage []Coverage `json:"coverage"`
 	// Timeout bounds the traffic; 0 means DefaultTimeout.
 	Timeout time.Duration `json:"timeout"`
+	// Vary, when set, is the scenario's seeded variation: the runner
+	// calls it with a source seeded by the run's seed, before anything
+	// starts, to draw the scenario's parameters within what keeps its
+	// coverage (how long after its phase a fault fires, how long it
+	// lasts, latencies, Retry-After values). It changes sc, copying what
+	// it changes (the catalogue's values are shared), and says what it
+	// drew, for the run's record. The same seed draws the same scenario.
+	Vary func(r *rand.Rand, sc *Scenario) []string `json:"-"`
 	// NeedsKiller marks scenarios that kill the client: they need a
 	// Client that implements Killer.
 	NeedsKiller bool `json:"needs_killer,omitempty"`

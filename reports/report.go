@@ -70,7 +70,10 @@ type RunReport struct {
 	Description string `json:"description,omitempty"`
 	Seed        int64  `json:"seed"`
 	// Replay is the command line that reruns exactly this run.
-	Replay  string         `json:"replay"`
+	Replay string `json:"replay"`
+	// Varied says what the scenario's seeded variation drew (the seed
+	// draws it again).
+	Varied  []string       `json:"varied,omitempty"`
 	Verdict check.Validity `json:"verdict"`
 	// Error is the harness's own failure; it makes the verdict Unknown.
 	Error    string                 `json:"error,omitempty"`
@@ -127,7 +130,7 @@ func New(runs []*check.RunResult, meta Meta) Report {
 func newRun(run *check.RunResult) RunReport {
 	rr := RunReport{
 		Scenario: run.Scenario, Description: run.Description, Seed: run.Seed,
-		Replay: run.Replay, Verdict: run.Verdict(), Error: run.Error(),
+		Replay: run.Replay, Varied: run.Varied, Verdict: run.Verdict(), Error: run.Error(),
 		Client: run.Client, Started: run.Started, Duration: run.Duration,
 		Coverage: append([]check.CoverageResult{}, run.Coverage...),
 		Results:  append([]check.Result{}, run.Results...),

@@ -63,8 +63,13 @@ func WriteTable(w io.Writer, r Report, opts ...TableOption) error {
 			row(run.Scenario, CaseHarness, check.Unknown.String(), run.Error)
 		}
 		row(run.Scenario, "=", strings.ToUpper(run.Verdict.String()), summary(run))
-		if run.Replay != "" && (run.Verdict != check.Valid || cfg.verbose) {
-			row(run.Scenario, "replay", "", run.Replay)
+		if run.Verdict != check.Valid || cfg.verbose {
+			for _, v := range run.Varied {
+				row(run.Scenario, "varied", "", v)
+			}
+			if run.Replay != "" {
+				row(run.Scenario, "replay", "", run.Replay)
+			}
 		}
 	}
 	if len(r.Runs) > 1 {

@@ -64,6 +64,7 @@ func All() []harness.Scenario {
 		{
 			Name:        "payee-offline",
 			Description: "the payee's LND is down (kill -9) when the client pays: the payment fails with nothing moved, and once the node is back the client pays once",
+			Vary:        vary(lasting(3*time.Second, 8*time.Second)),
 			Faults:      []harness.Fault{fault.After(fault.For(fault.KillNode{Node: "bob"}, 5*time.Second), harness.ChallengeIssued)},
 			Traffic:     []harness.Traffic{data("k1")},
 			Coverage:    []harness.Coverage{faultFired("kill -9 bob"), delivered()},
@@ -78,6 +79,7 @@ func All() []harness.Scenario {
 		{
 			Name:        "hold-expiry-payer-chain-cut",
 			Description: "the payee holds the HTLC while the payer's LND is cut from its chain backend and blocks time the HTLC out: the payee fails it back, the payer learns it over the channel, not the chain; the client may pay a fresh challenge once",
+			Vary:        vary(lasting(3*time.Second, 8*time.Second)),
 			Setup:       []harness.Fault{knob(fakeprovider.Knob{Kind: fakeprovider.HoldInvoice, Times: 1, Then: "manual"})},
 			Faults: []harness.Fault{fault.After(
 				fault.For(fault.Then(fault.Down{Link: harness.LinkPayerChain}, fault.MineUntilCancel{}), 5*time.Second),
@@ -88,6 +90,7 @@ func All() []harness.Scenario {
 		{
 			Name:        "payee-chain-lags",
 			Description: "the payee's LND is cut from its chain backend while 30 blocks are mined, so it is behind the payer when the client pays: the HTLC's expiry is checked against a stale height, and the purchase completes once",
+			Vary:        vary(lasting(6*time.Second, 10*time.Second)),
 			Setup:       []harness.Fault{fault.For(fault.Then(fault.Down{Link: harness.LinkPayeeChain}, fault.Mine{Blocks: 30}), 8*time.Second)},
 			Traffic:     []harness.Traffic{data("k1")},
 			Coverage:    []harness.Coverage{faultFired("down " + harness.LinkPayeeChain), delivered()},
@@ -95,6 +98,7 @@ func All() []harness.Scenario {
 		{
 			Name:        "partition-before-challenge",
 			Description: "client and provider are cut before the first request; the client retries or gives up, and pays at most once",
+			Vary:        vary(lasting(500*time.Millisecond, 3*time.Second)),
 			Setup:       []harness.Fault{fault.For(fault.Down{Link: harness.LinkProvider}, time.Second)},
 			Traffic:     []harness.Traffic{data("k1")},
 			Coverage:    []harness.Coverage{faultFired("down " + harness.LinkProvider)},
@@ -102,6 +106,7 @@ func All() []harness.Scenario {
 		{
 			Name:        "partition-after-payment",
 			Description: "client and provider are cut the moment the payment settles; the credentialed retry must not pay again",
+			Vary:        vary(lasting(2*time.Second, 6*time.Second)),
 			Faults:      []harness.Fault{fault.After(fault.For(fault.Down{Link: harness.LinkProvider}, 4*time.Second), harness.PreimageReceived)},
 			Traffic:     []harness.Traffic{data("k1")},
 			Coverage:    []harness.Coverage{faultFired("down " + harness.LinkProvider), delivered()},
@@ -109,6 +114,7 @@ func All() []harness.Scenario {
 		{
 			Name:        "partition-credentialed-retry",
 			Description: "the answer to the paid request is lost on the wire; the client retries with its credential, never pays twice",
+			Vary:        vary(lasting(2*time.Second, 6*time.Second)),
 			Faults: []harness.Fault{fault.After(
 				fault.For(fault.Timeout{Link: harness.LinkProvider, Stream: harness.Downstream}, 4*time.Second),
 				harness.PreimageReceived)},
@@ -118,6 +124,7 @@ func All() []harness.Scenario {
 		{
 			Name:        "partition-payer-lnd-in-flight",
 			Description: "the client loses its LND while the HTLC is held; it must track the payment, not pay again",
+			Vary:        vary(lasting(6*time.Second, 10*time.Second), lagging(time.Second)),
 			Setup:       []harness.Fault{knob(fakeprovider.Knob{Kind: fakeprovider.HoldInvoice, Times: 1, For: dur(4 * time.Second), Then: "settle"})},
 			Faults:      []harness.Fault{fault.After(fault.For(fault.Down{Link: harness.LinkPayer}, 8*time.Second), harness.InvoiceAccepted)},
 			Traffic:     []harness.Traffic{data("k1")},
@@ -126,6 +133,7 @@ func All() []harness.Scenario {
 		{
 			Name:        "partition-lnd-lnd-held",
 			Description: "payer and payee nodes are cut while the HTLC is held; the payee settles during the cut",
+			Vary:        vary(lasting(6*time.Second, 10*time.Second), lagging(time.Second)),
 			Setup:       []harness.Fault{knob(fakeprovider.Knob{Kind: fakeprovider.HoldInvoice, Times: 1, For: dur(3 * time.Second), Then: "settle"})},
 			Faults:      []harness.Fault{fault.After(fault.For(fault.Down{Link: harness.LinkPeers}, 8*time.Second), harness.InvoiceAccepted)},
 			Traffic:     []harness.Traffic{data("k1")},
@@ -134,6 +142,7 @@ func All() []harness.Scenario {
 		{
 			Name:        "payee-isolated-while-held",
 			Description: "the payee's LND is cut from the network as a whole (its container disconnected: peers, chain, provider and client lose it) while it holds the HTLC, then joins again and settles: the purchase completes once",
+			Vary:        vary(lasting(4*time.Second, 8*time.Second), lagging(time.Second)),
 			Setup:       []harness.Fault{knob(fakeprovider.Knob{Kind: fakeprovider.HoldInvoice, Times: 1, For: dur(12 * time.Second), Then: "settle"})},
 			Faults:      []harness.Fault{fault.After(fault.For(fault.IsolateNode{Node: "bob"}, 6*time.Second), harness.InvoiceAccepted)},
 			Traffic:     []harness.Traffic{data("k1")},
@@ -144,6 +153,7 @@ func All() []harness.Scenario {
 		{
 			Name:        "payer-lnd-killed-in-flight",
 			Description: "the payer's LND is killed (kill -9; on containers the container, restarted on the same data) while the HTLC is held; the client must track the payment across the crash and never pay twice",
+			Vary:        vary(lasting(time.Second, 3*time.Second), lagging(time.Second)),
 			Setup:       []harness.Fault{knob(fakeprovider.Knob{Kind: fakeprovider.HoldInvoice, Times: 1, For: dur(6 * time.Second), Then: "settle"})},
 			Faults:      []harness.Fault{fault.After(fault.For(fault.KillNode{Node: "alice"}, 2*time.Second), harness.InvoiceAccepted)},
 			Traffic:     []harness.Traffic{data("k1")},
@@ -152,6 +162,7 @@ func All() []harness.Scenario {
 		{
 			Name:        "payee-frozen-in-flight",
 			Description: "the payee's LND is frozen (SIGSTOP; on containers the cgroup freezer) as the client pays, and thawed later: the HTLC waits, the purchase completes once",
+			Vary:        vary(lasting(3*time.Second, 7*time.Second)),
 			Faults:      []harness.Fault{fault.After(fault.For(fault.PauseNode{Node: "bob"}, 5*time.Second), harness.ChallengeIssued)},
 			Traffic:     []harness.Traffic{data("k1")},
 			Coverage:    []harness.Coverage{faultFired("pause bob"), delivered()},
@@ -203,6 +214,7 @@ func All() []harness.Scenario {
 		{
 			Name:        "402-after-payment",
 			Description: "the provider refuses a valid paid credential for a moment (settlement lag); the client retries it, never pays again",
+			Vary:        vary(rejectingFor(time.Second, 3*time.Second)),
 			Setup:       []harness.Fault{knob(fakeprovider.Knob{Kind: fakeprovider.RejectPaid, For: dur(2 * time.Second)})},
 			Traffic:     []harness.Traffic{data("k1")},
 			Coverage:    []harness.Coverage{knobFired(string(fakeprovider.RejectPaid)), delivered()},
@@ -210,6 +222,7 @@ func All() []harness.Scenario {
 		{
 			Name:        "429-retry-after",
 			Description: "the provider answers 429 with Retry-After; the client waits as told",
+			Vary:        vary(retryingAfter(1, 3)),
 			Setup:       []harness.Fault{knob(fakeprovider.Knob{Kind: fakeprovider.RetryAfter, Times: 1, Status: 429, RetryAfter: dur(2 * time.Second)})},
 			Traffic:     []harness.Traffic{data("k1")},
 			Coverage:    []harness.Coverage{status(429), delivered()},
@@ -217,6 +230,7 @@ func All() []harness.Scenario {
 		{
 			Name:        "503-retry-after",
 			Description: "the provider answers the paid request 503 with Retry-After; the client waits and retries its credential",
+			Vary:        vary(retryingAfter(1, 3)),
 			Setup:       []harness.Fault{knob(fakeprovider.Knob{Kind: fakeprovider.RetryAfter, Times: 1, Status: 503, RetryAfter: dur(2 * time.Second), Match: fakeprovider.Match{Credentialed: true}})},
 			Traffic:     []harness.Traffic{data("k1")},
 			Coverage:    []harness.Coverage{status(503), delivered()},

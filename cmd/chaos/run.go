@@ -27,6 +27,7 @@ import (
 	"github.com/l402chaos/l402chaos/harness/live"
 	"github.com/l402chaos/l402chaos/harness/shard"
 	"github.com/l402chaos/l402chaos/internal/owned"
+	"github.com/l402chaos/l402chaos/regtest"
 	"github.com/l402chaos/l402chaos/reports"
 	"github.com/l402chaos/l402chaos/scenarios"
 )
@@ -113,6 +114,10 @@ type runSettings struct {
 	// are written (a share whose verdict the merge judges).
 	verdictExit bool
 	clientEnv   []string
+	// seeds is how many seeds, from seed on, the scenarios run with (one
+	// pass per seed): their neighbours, drawn by the scenarios' seeded
+	// variations.
+	seeds int
 	// selection is every scenario the flags select, before -shard
 	// takes its share: merge checks the shares cover it.
 	selection []string
@@ -123,6 +128,7 @@ func parseRunFlags(args []string, stderr io.Writer) (runSettings, error) {
 	var (
 		pattern   = fs.String("scenario", "", "run the scenarios whose name matches this regular expression (default: all)")
 		seed      = fs.Int64("seed", 0, "the run's seed; every scenario runs with this very seed (0: pick one at random and print it)")
+		seeds     = fs.Int("seeds", 1, "run the scenarios once per seed, -seed to -seed+N-1: each seed draws the scenarios' varied parameters\n(fault timings, spans, Retry-After values); one reports directory per seed")
 		clientCmd = fs.String("client-cmd", "", "the client under test: a command speaking the exec adapter protocol v1,\nsplit into words as a shell does (quotes, backslashes), never run by a shell\n(default: the reference client)")
 		kind      = fs.String("client", clientExec, "how to run the reference client: exec (its binary, through the adapter protocol) or inprocess")
 		dir       = fs.String("reports", "", "where to write the reports (default ./chaos-reports/<timestamp>)")
@@ -138,7 +144,7 @@ func parseRunFlags(args []string, stderr io.Writer) (runSettings, error) {
 	cenv.register(fs)
 	sh.register(fs, "selected scenarios")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: chaos run [-scenario regexp] [-seed N] [-client-cmd 'command args'] [-client exec|inprocess] [-backend process|containers] [-parallel P] [-shard K/N] [-reports dir] [-v] [-json]")
+		fmt.Fprintln(stderr, "usage: chaos run [-scenario regexp] [-seed N] [-seeds N] [-client-cmd 'command args'] [-client exec|inprocess] [-backend process|containers] [-parallel P] [-shard K/N] [-reports dir] [-v] [-json]")
 		fmt.Fprintln(stderr, "Runs the scenarios against the client, each on a fresh regtest network, -parallel at a time.")
 		fmt.Fprintln(stderr, "Exit 0 all valid, 1 a checker found a violation, 3 the harness could not judge (and nothing invalid), 64 bad usage.")
 		fs.PrintDefaults()
@@ -149,7 +155,15 @@ func parseRunFlags(args []string, stderr io.Writer) (runSettings, error) {
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 
-	s := runSettings{seed: *seed, kind: *kind, dir: *dir, verbose: *verbose, json: *jsonOut, backend: backend, parallel: *parallel, shard: sh.Shard, verdictExit: *vexit, clientEnv: cenv}
+	s := runSettings{seed: *seed, kind: *kind, dir: *dir, verbose: *verbose, json: *jsonOut, backend: backend, parallel: *parallel, shard: sh.Shard, verdictExit: *vexit, clientEnv: cenv, seeds: *seeds}
+	switch {
+	case s.seeds < 1:
+		return s, fmt.Errorf("%w: -seeds %d: want 1 or more", errUsage, s.seeds)
+	case s.seeds > 1 && !sh.Shard.IsWhole():
+		return s, fmt.Errorf("%w: -seeds runs whole passes; share them with -seed, one share per seed, rather than -shard", errUsage)
+	case s.seeds > 1 && *jsonOut:
+		return s, fmt.Errorf("%w: -json prints one pass's results; with -seeds each pass writes its results.json", errUsage)
+	}
 	if err := backend.check(); err != nil {
 		return s, err
 	}
@@ -281,6 +295,64 @@ func runScenarios(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return err
 	}
 	defer release()
+	if s.seeds == 1 {
+		v, interrupted, err := runPass(ctx, s, rt, newClient, name, log, stdout, stderr, out)
+		if err != nil {
+			return err
+		}
+		return s.exit(v, interrupted)
+	}
+	// One pass per seed, each in a directory of its own.
+	base, root := s.seed, s.dir
+	worst, interrupted := check.Valid, false
+	var lines []string
+	for i := range s.seeds {
+		ps := s
+		ps.seed, ps.randSeed = base+int64(i), false
+		ps.dir = filepath.Join(root, fmt.Sprintf("seed-%d", ps.seed))
+		fmt.Fprintf(out, "\n##### seed %d (%d/%d)\n", ps.seed, i+1, s.seeds)
+		v, intr, err := runPass(ctx, ps, rt, newClient, name, log, stdout, stderr, out)
+		if err != nil {
+			return err
+		}
+		worst, interrupted = worse(worst, v), interrupted || intr
+		lines = append(lines, fmt.Sprintf("  seed %d: %s (%s)", ps.seed, strings.ToUpper(v.String()), ps.dir))
+		if interrupted {
+			break
+		}
+	}
+	fmt.Fprintf(out, "\n%s over seeds %d to %d:\n%s\n", strings.ToUpper(worst.String()), base, base+int64(s.seeds)-1, strings.Join(lines, "\n"))
+	return s.exit(worst, interrupted)
+}
+
+// worse folds two verdicts: invalid over unknown over valid.
+func worse(a, b check.Validity) check.Validity {
+	switch {
+	case a == check.Invalid || b == check.Invalid:
+		return check.Invalid
+	case a == check.Unknown || b == check.Unknown:
+		return check.Unknown
+	}
+	return check.Valid
+}
+
+// exit is the command's exit for a verdict.
+func (s runSettings) exit(v check.Validity, interrupted bool) error {
+	if !s.verdictExit {
+		return nil
+	}
+	if interrupted && v != check.Invalid {
+		return exitCode(exitUnknown)
+	}
+	return verdictExit(v)
+}
+
+// runPass runs the selected scenarios once with s.seed, writes their
+// reports into s.dir and returns the verdict.
+func runPass(ctx context.Context, s runSettings, rt regtest.Runtime, newClient harness.ClientFunc, name string, log *slog.Logger, stdout, stderr, out io.Writer) (check.Validity, bool, error) {
+	if err := os.MkdirAll(s.dir, 0o755); err != nil {
+		return check.Unknown, false, fmt.Errorf("reports: %w", err)
+	}
 	// Progress lines share the output with the tables: one lock.
 	var outMu sync.Mutex
 	prog := startRunProgress(out, &outMu, runProgressEvery)
@@ -290,7 +362,7 @@ func runScenarios(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		harness.WithReplay(func(sc string, seed int64) string { return runReplay(s, sc, seed) }),
 		harness.WithEvents(prog.seen))
 	if err != nil {
-		return err
+		return check.Unknown, false, err
 	}
 
 	how := ""
@@ -319,26 +391,20 @@ func runScenarios(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fmt.Fprintf(out, "\n%s: %d of %d scenarios: %s; seed %d; %s\n",
 		strings.ToUpper(r.Verdict.String()), c.Total(), len(s.scenarios), c, s.seed, r.Duration.Round(time.Second))
 	if err := reports.WriteDir(s.dir, r, runs); err != nil {
-		return fmt.Errorf("write reports: %w", err)
+		return check.Unknown, interrupted, fmt.Errorf("write reports: %w", err)
 	}
 	fmt.Fprintf(out, "reports: %s (%s, %s, %s; one directory per scenario with %s and %s)\n",
 		filepath.Join(s.dir, reports.FileHTML), reports.FileResults, reports.FileJUnit, reports.FileHTML,
 		history.HistoryFile, history.TruthFile)
 	if s.json {
 		if err := reports.WriteJSON(stdout, r); err != nil {
-			return err
+			return check.Unknown, interrupted, err
 		}
 	}
 	if interrupted {
 		fmt.Fprintf(stderr, "chaos run: interrupted after %d of %d scenarios\n", len(r.Runs), len(s.scenarios))
 	}
-	if !s.verdictExit {
-		return nil
-	}
-	if interrupted && r.Verdict != check.Invalid {
-		return exitCode(exitUnknown)
-	}
-	return verdictExit(r.Verdict)
+	return r.Verdict, interrupted, nil
 }
 
 // runReplay is the line that reruns one scenario as it ran: the same

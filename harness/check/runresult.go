@@ -24,6 +24,9 @@ type RunResult struct {
 	// Replay is the command line that reruns exactly this run; empty
 	// when the seed is not known.
 	Replay string `json:"replay,omitempty"`
+	// Varied says what the scenario's seeded variation drew for this run
+	// (harness.Scenario.Vary); empty when the scenario has none.
+	Varied []string `json:"varied,omitempty"`
 	// Err is the harness's own failure: the run's verdict is then
 	// Unknown, never Invalid.
 	Err error `json:"-"`

@@ -18,6 +18,10 @@ type Triggered struct {
 	Fault harness.Fault `json:"fault"`
 	Phase harness.Phase `json:"phase"`
 	Count int           `json:"count"`
+	// Lag puts the fault in this long after the phase: a parameter a
+	// scenario's seeded variation draws (see harness.Scenario.Vary), not
+	// a synchronisation.
+	Lag time.Duration `json:"lag,omitempty"`
 }
 
 // After fires f when phase p has happened (n times, default once).
@@ -30,10 +34,14 @@ func After(f harness.Fault, p harness.Phase, n ...int) *Triggered {
 }
 
 func (t *Triggered) Name() string {
-	if t.Count > 1 {
-		return fmt.Sprintf("%s after %s x%d", t.Fault.Name(), t.Phase, t.Count)
+	lag := ""
+	if t.Lag > 0 {
+		lag = " " + t.Lag.String()
 	}
-	return fmt.Sprintf("%s after %s", t.Fault.Name(), t.Phase)
+	if t.Count > 1 {
+		return fmt.Sprintf("%s%s after %s x%d", t.Fault.Name(), lag, t.Phase, t.Count)
+	}
+	return fmt.Sprintf("%s%s after %s", t.Fault.Name(), lag, t.Phase)
 }
 
 func (t *Triggered) Inject(ctx context.Context, env *harness.Env) (harness.Heal, error) {
@@ -42,6 +50,15 @@ func (t *Triggered) Inject(ctx context.Context, env *harness.Env) (harness.Heal,
 	}
 	if env.Record != nil {
 		env.Record(history.Event{Process: history.Nemesis, Type: history.Info, F: history.Phase, Fault: t.Fault.Name(), Detail: string(t.Phase)})
+	}
+	if t.Lag > 0 {
+		timer := time.NewTimer(t.Lag)
+		select {
+		case <-timer.C:
+		case <-ctx.Done():
+			timer.Stop()
+			return nil, fmt.Errorf("%s: %w", t.Name(), ctx.Err())
+		}
 	}
 	// Once triggered, the fault goes in whole even if the traffic ends
 	// meanwhile (a node restart must not be left half done).
