@@ -224,3 +224,21 @@ func TestRunnerHoldsALastingFault(t *testing.T) {
 	require.Less(t, other.held(), time.Minute, "another schedule ends with the traffic")
 	require.Positive(t, other.held())
 }
+
+// TestHealAllHealsNodesLast: a killed node comes back after the links
+// are healed, whatever the order the faults went in, since its start
+// waits until it carries payments.
+func TestHealAllHealsNodesLast(t *testing.T) {
+	sc := harness.Scenario{
+		Name:    "node-and-link",
+		Setup:   []harness.Fault{fault.Down{Link: harness.LinkPayeeChain}, fault.KillNode{Node: "bob"}, fault.Down{Link: harness.LinkPeers}},
+		Traffic: []harness.Traffic{{Key: "d1", Service: harness.ServiceData}},
+	}
+	run := runSim(t, simRunner(t, ""), sc)
+	require.NoError(t, run.Err)
+	var stops []string
+	for _, e := range events(run.History, func(e history.Event) bool { return e.F == history.FaultStop }) {
+		stops = append(stops, e.Fault)
+	}
+	require.Equal(t, []string{"down lnd-lnd", "down payee-btcd", "kill -9 bob"}, stops)
+}

@@ -144,6 +144,7 @@ func (s *Session) Started() time.Time { return s.rec.Started() }
 type Active struct {
 	name    string
 	heal    Heal
+	node    bool // its heal brings a node back (NodeHealer): healed last
 	started bool // fault.start was recorded: its heal records fault.stop
 	rec     *history.Recorder
 	log     *slog.Logger
@@ -190,7 +191,7 @@ func (s *Session) Inject(ctx context.Context, f Fault) (*Active, error) {
 	heal, err := f.Inject(ctx, s.env)
 	if err != nil {
 		if heal != nil {
-			s.keep(&Active{name: name, heal: heal, rec: s.rec, log: s.log})
+			s.keep(&Active{name: name, heal: heal, node: healsNode(f), rec: s.rec, log: s.log})
 		}
 		detail := "not injected: " + err.Error()
 		if errors.Is(err, ErrNotTriggered) || ctx.Err() != nil {
@@ -204,7 +205,7 @@ func (s *Session) Inject(ctx context.Context, f Fault) (*Active, error) {
 		heal = func(context.Context) error { return nil }
 	}
 	s.rec.Add(history.Event{Process: history.Nemesis, Type: history.Info, F: history.FaultStart, Fault: name})
-	a := &Active{name: name, heal: heal, started: true, rec: s.rec, log: s.log}
+	a := &Active{name: name, heal: heal, node: healsNode(f), started: true, rec: s.rec, log: s.log}
 	s.keep(a)
 	return a, nil
 }
@@ -230,19 +231,40 @@ func (s *Session) Faults() []string {
 }
 
 // HealAll heals every fault, newest first, each bounded by its own
-// timeout, and forgets them. It returns every heal's error.
+// timeout, and forgets them. It returns every heal's error. Faults whose
+// heal brings a node back (NodeHealer) heal after the others: a node
+// restarted while its links are still cut (its chain backend, its peer)
+// could not come back to carrying payments.
 func (s *Session) HealAll(ctx context.Context) error {
 	s.mu.Lock()
 	faults := s.faults
 	s.faults = nil
 	s.mu.Unlock()
 	var errs []error
-	for _, a := range slices.Backward(faults) {
-		if err := a.Heal(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("heal %s: %w", a.name, err))
+	for _, nodes := range []bool{false, true} {
+		for _, a := range slices.Backward(faults) {
+			if a.node != nodes {
+				continue
+			}
+			if err := a.Heal(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("heal %s: %w", a.name, err))
+			}
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// NodeHealer is an optional Fault ability: its heal brings a node back
+// (starts a killed LND) and waits until it carries payments, which needs
+// the links healed first. Wrappers (fault.For, fault.After) pass it on.
+type NodeHealer interface {
+	HealsNode() bool
+}
+
+// healsNode reports whether f's heal brings a node back.
+func healsNode(f Fault) bool {
+	n, ok := f.(NodeHealer)
+	return ok && n.HealsNode()
 }
 
 // Plan adds a key's traffic to the plan the checkers read (the first

@@ -16,6 +16,10 @@ type KillNode struct {
 
 func (k KillNode) Name() string { return "kill -9 " + k.Node }
 
+// HealsNode: the heal starts the node and waits until it carries
+// payments (harness.NodeHealer).
+func (KillNode) HealsNode() bool { return true }
+
 func (k KillNode) Inject(ctx context.Context, env *harness.Env) (harness.Heal, error) {
 	n, err := env.Backend.Node(k.Node)
 	if err != nil {
