@@ -2,6 +2,7 @@ package check
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/l402chaos/l402chaos/harness/history"
 )
@@ -10,7 +11,10 @@ import (
 // state (dispatching is paying), for an amountless invoice, for an invoice
 // whose macaroon commits to another hash, or above the purchase's price
 // cap; and the succeeded payments, fees included, stay within the plan's
-// budget.
+// budget. Where a recorder on the client-lnd link saw the client's
+// payment requests (Truth.PayRequests), a request LND refused before any
+// payment existed is judged the same way, an expired invoice included:
+// asking is paying, whether or not the node went along.
 type PriceCap struct{}
 
 func (PriceCap) Name() string { return "price-cap" }
@@ -47,6 +51,7 @@ func (c PriceCap) Check(h history.History, t *history.Truth) Result {
 			})
 		}
 	}
+	vs = append(vs, x.refusedRequests()...)
 	if v, ok := x.overBudget(); ok {
 		vs = append(vs, v)
 	}
@@ -55,6 +60,50 @@ func (c PriceCap) Check(h history.History, t *history.Truth) Result {
 		summary += " and the budget of " + msat(t.Plan.BudgetMsat)
 	}
 	return verdict(c.Name(), vs, summary)
+}
+
+// refusedRequests judges the recorded payment requests that left no
+// payment at the node (it refused them): each answers a purchase's
+// challenge, whose invoice it must not have asked to pay.
+func (x *index) refusedRequests() []violation {
+	paid := map[string]bool{}
+	for _, p := range x.t.Payments {
+		paid[norm(p.Hash)] = true
+	}
+	var vs []violation
+	for _, pr := range x.t.PayRequests {
+		if !pr.Decoded || paid[norm(pr.Hash)] {
+			continue
+		}
+		chs := x.challenges[norm(pr.Hash)]
+		if len(chs) == 0 {
+			continue // no challenge of the provider's: not a purchase's invoice
+		}
+		ch := chs[len(chs)-1]
+		k := ch.Purchase
+		maxCost := x.plan[k].MaxCostMsat
+		var why string
+		switch {
+		case pr.AmountMsat == 0:
+			why = "an amountless invoice"
+		case ch.MacaroonHash != "" && !sameHash(ch.MacaroonHash, ch.InvoiceHash):
+			why = fmt.Sprintf("an invoice whose macaroon commits to %s", history.Short(ch.MacaroonHash))
+		case maxCost > 0 && pr.AmountMsat > maxCost:
+			why = fmt.Sprintf("%s, above its cap of %s", msat(pr.AmountMsat), msat(maxCost))
+		case !pr.Expiry.IsZero() && !pr.Time.Before(pr.Expiry):
+			why = fmt.Sprintf("an invoice expired %s before", pr.Time.Sub(pr.Expiry).Round(time.Millisecond))
+		default:
+			continue
+		}
+		at := x.at(pr.Time)
+		vs = append(vs, violation{
+			purchase: k,
+			hashes:   []string{pr.Hash},
+			events:   x.events(k, span{at, at}),
+			msg:      fmt.Sprintf("purchase %s asked its node to pay %s (%s; no payment, the call ended %s)", k, why, history.Short(pr.Hash), pr.Status),
+		})
+	}
+	return vs
 }
 
 // overBudget finds the succeeded payment, in creation order, that took

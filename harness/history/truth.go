@@ -21,6 +21,12 @@ type Truth struct {
 	// Payments are the payer node's payments, incomplete and failed ones
 	// included.
 	Payments []Payment `json:"payments"`
+	// PayRequests are the payment requests the client sent its node, as
+	// a recorder on the client-lnd link saw them: those LND refused
+	// before any payment existed included. PayRequestsRecorded says
+	// whether a recorder was there (not on every backend).
+	PayRequests         []PayRequest `json:"pay_requests,omitempty"`
+	PayRequestsRecorded bool         `json:"pay_requests_recorded,omitempty"`
 	// Invoices are the payee node's invoices, with the provider's view of
 	// each (hold, the challenge it answered).
 	Invoices []Invoice `json:"invoices"`
@@ -104,6 +110,26 @@ type Payment struct {
 	Resolved      time.Time `json:"resolved,omitzero"`
 	FailureReason string    `json:"failure_reason,omitempty"`
 	Attempts      []Attempt `json:"attempts,omitempty"`
+}
+
+// PayRequest is one call by which the client asked its node to pay an
+// invoice (routerrpc SendPaymentV2, lnrpc SendPaymentSync or
+// SendPayment), and how the node answered.
+type PayRequest struct {
+	Time   time.Time `json:"time"`
+	Method string    `json:"method"`
+	// Hash, AmountMsat and Expiry are the invoice's (AmountMsat 0:
+	// amountless); Decoded is false when the invoice could not be read.
+	Hash       string    `json:"hash,omitempty"`
+	AmountMsat int64     `json:"amount_msat,omitempty"`
+	Expiry     time.Time `json:"expiry,omitzero"`
+	Decoded    bool      `json:"decoded"`
+	// AmtMsat is the amount the call itself named (for an amountless
+	// invoice).
+	AmtMsat int64 `json:"amt_msat,omitempty"`
+	// Status is the call's gRPC status code when it ended ("OK", or
+	// why the node refused it); empty while it was still open.
+	Status string `json:"status,omitempty"`
 }
 
 // Attempt is one HTLC attempt of a payment.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -37,6 +38,7 @@ type Backend struct {
 	cfg    fakeprovider.Config
 	ends   harness.Endpoints
 	before map[string]history.Balance
+	rec    *Recorder   // the client's payment requests (local processes)
 	pays   *listCursor // the payer's payments of the run (not before it, not drains)
 	invs   *listCursor // the payee's invoices of the run
 
@@ -205,7 +207,19 @@ func startWith(ctx context.Context, n harness.Network, log *slog.Logger, rt regt
 	if err != nil {
 		return nil, err
 	}
-	payerAddr, err := b.links.Add(harness.LinkPayer, b.payer.RPCPeerAddr())
+	// On local processes the client-lnd link goes through a recorder of
+	// the client's payment requests (the link's proxy in front of it, so
+	// its faults still reach the client). On containers the link's proxy
+	// runs in the network, which cannot reach this process: no record.
+	payerUp := b.payer.RPCPeerAddr()
+	if !b.net.CanIsolate() {
+		b.rec, err = StartRecorder(b.payer.RPCAddr(), b.payer.TLSCertPath(), filepath.Join(b.payer.Dir(), "tls.key"), log.With("component", "recorder"))
+		if err != nil {
+			return nil, err
+		}
+		payerUp = b.rec.Addr()
+	}
+	payerAddr, err := b.links.Add(harness.LinkPayer, payerUp)
 	if err != nil {
 		return nil, err
 	}
@@ -315,6 +329,9 @@ func (b *Backend) Close() error {
 		}
 		if b.pp != nil {
 			errs = append(errs, b.pp.Close())
+		}
+		if b.rec != nil {
+			errs = append(errs, b.rec.Close())
 		}
 		if b.net != nil {
 			errs = append(errs, b.net.Close())

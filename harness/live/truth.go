@@ -43,6 +43,9 @@ func (b *Backend) TruthNow(ctx context.Context, plan history.Plan) (*history.Tru
 		}
 	}
 	note("payments", b.payments(ctx, t))
+	if b.rec != nil {
+		t.PayRequests, t.PayRequestsRecorded = b.rec.Requests(), true
+	}
 	holds, err := b.ledger(ctx, t)
 	note("provider ledger", err)
 	note("invoices", b.invoices(ctx, t, holds))
