@@ -31,16 +31,8 @@ func (c PriceCap) Check(h history.History, t *history.Truth) Result {
 		for _, p := range x.payments[k] {
 			n++
 			ch := x.owner[norm(p.Hash)]
-			maxCost := x.plan[k].MaxCostMsat
-			var why string
-			switch {
-			case ch.AmountMsat == 0:
-				why = "an amountless invoice"
-			case ch.MacaroonHash != "" && !sameHash(ch.MacaroonHash, ch.InvoiceHash):
-				why = fmt.Sprintf("an invoice whose macaroon commits to %s", history.Short(ch.MacaroonHash))
-			case maxCost > 0 && p.ValueMsat > maxCost:
-				why = fmt.Sprintf("%s, above its cap of %s", msat(p.ValueMsat), msat(maxCost))
-			default:
+			why := unpayable(ch, ch.AmountMsat, p.ValueMsat, x.plan[k].MaxCostMsat)
+			if why == "" {
 				continue payments
 			}
 			vs = append(vs, violation{
@@ -62,6 +54,21 @@ func (c PriceCap) Check(h history.History, t *history.Truth) Result {
 	return verdict(c.Name(), vs, summary)
 }
 
+// unpayable says why the invoice of challenge ch must not be paid: it is
+// amountless (invoiceMsat 0), its macaroon commits to another hash, or
+// the amount asked is over the purchase's cap; "" when it may be paid.
+func unpayable(ch history.Request, invoiceMsat, askedMsat, maxCost int64) string {
+	switch {
+	case invoiceMsat == 0:
+		return "an amountless invoice"
+	case ch.MacaroonHash != "" && !sameHash(ch.MacaroonHash, ch.InvoiceHash):
+		return fmt.Sprintf("an invoice whose macaroon commits to %s", history.Short(ch.MacaroonHash))
+	case maxCost > 0 && askedMsat > maxCost:
+		return fmt.Sprintf("%s, above its cap of %s", msat(askedMsat), msat(maxCost))
+	}
+	return ""
+}
+
 // refusedRequests judges the recorded payment requests that left no
 // payment at the node (it refused them): each answers a purchase's
 // challenge, whose invoice it must not have asked to pay.
@@ -81,18 +88,11 @@ func (x *index) refusedRequests() []violation {
 		}
 		ch := chs[len(chs)-1]
 		k := ch.Purchase
-		maxCost := x.plan[k].MaxCostMsat
-		var why string
-		switch {
-		case pr.AmountMsat == 0:
-			why = "an amountless invoice"
-		case ch.MacaroonHash != "" && !sameHash(ch.MacaroonHash, ch.InvoiceHash):
-			why = fmt.Sprintf("an invoice whose macaroon commits to %s", history.Short(ch.MacaroonHash))
-		case maxCost > 0 && pr.AmountMsat > maxCost:
-			why = fmt.Sprintf("%s, above its cap of %s", msat(pr.AmountMsat), msat(maxCost))
-		case !pr.Expiry.IsZero() && !pr.Time.Before(pr.Expiry):
+		why := unpayable(ch, pr.AmountMsat, pr.AmountMsat, x.plan[k].MaxCostMsat)
+		if why == "" && !pr.Expiry.IsZero() && !pr.Time.Before(pr.Expiry) {
 			why = fmt.Sprintf("an invoice expired %s before", pr.Time.Sub(pr.Expiry).Round(time.Millisecond))
-		default:
+		}
+		if why == "" {
 			continue
 		}
 		at := x.at(pr.Time)
