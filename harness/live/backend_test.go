@@ -16,17 +16,25 @@ import (
 	"github.com/l402chaos/l402chaos/regtest/regtesttest"
 )
 
-// TestBackendDrainAndTruth starts a live backend, challenges through the
-// provider's proxy, drains the payer and reads the ground truth back.
-func TestBackendDrainAndTruth(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
+// startBackend starts a live backend on local processes for the test,
+// closed when it ends.
+func startBackend(t *testing.T, ctx context.Context) (harness.Environment, *live.Backend) {
+	t.Helper()
 	env, err := live.Start(ctx, harness.Network{}, regtesttest.Logger(t))
 	if env != nil {
 		t.Cleanup(func() { require.NoError(t, env.Close()) })
 	}
 	require.NoError(t, err)
-	b := env.(*live.Backend)
+	return env, env.(*live.Backend)
+}
+
+// TestBackendDrainAndTruth starts a live backend, challenges through the
+// provider's proxy, drains the payer and reads the ground truth back.
+func TestBackendDrainAndTruth(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	env, b := startBackend(t, ctx)
+	var err error
 
 	// Local processes cannot be cut off as a whole: the fault says so
 	// with the harness's error, and the scenario does not apply.

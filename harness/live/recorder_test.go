@@ -9,11 +9,8 @@ import (
 	"github.com/lightningnetwork/lnd/lnrpc/routerrpc"
 	"github.com/stretchr/testify/require"
 
-	"github.com/l402chaos/l402chaos/harness"
 	"github.com/l402chaos/l402chaos/harness/history"
-	"github.com/l402chaos/l402chaos/harness/live"
 	"github.com/l402chaos/l402chaos/regtest"
-	"github.com/l402chaos/l402chaos/regtest/regtesttest"
 )
 
 // TestRecorderSeesRefusedPaymentRequests calls the payer's LND as a
@@ -24,12 +21,7 @@ import (
 func TestRecorderSeesRefusedPaymentRequests(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	env, err := live.Start(ctx, harness.Network{}, regtesttest.Logger(t))
-	if env != nil {
-		t.Cleanup(func() { require.NoError(t, env.Close()) })
-	}
-	require.NoError(t, err)
-	b := env.(*live.Backend)
+	env, b := startBackend(t, ctx)
 	ends := env.Endpoints()
 	conn, err := regtest.Dial(ends.PayerRPC, ends.PayerTLSCert, ends.PayerMacaroon)
 	require.NoError(t, err)
