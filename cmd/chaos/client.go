@@ -35,6 +35,7 @@ func cmdClient(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fmt.Fprintln(stderr, "usage: chaos client   (the exec adapter protocol v1: the purchase comes in the environment)")
 		fmt.Fprintln(stderr, "  L402_URL L402_METHOD L402_BODY_FILE L402_IDEMPOTENCY_KEY L402_STATE_DIR L402_MAX_COST_SAT L402_TIMEOUT_SEC")
 		fmt.Fprintln(stderr, "  LND_RPCSERVER LND_TLSCERTPATH LND_MACAROONPATH LND_NETWORK=regtest")
+		fmt.Fprintln(stderr, "  L402_CRASH_AT (optional: die at this crash point, docs/adapter-protocol.md)")
 		fmt.Fprintln(stderr, "prints one JSON object as the last line of stdout; exit 0 delivered, 1 failed, 2 unknown")
 		fs.PrintDefaults()
 	}

@@ -287,9 +287,6 @@ func runScenarios(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return err
 	}
 	defer cleanup()
-	if err := os.MkdirAll(s.dir, 0o755); err != nil {
-		return fmt.Errorf("reports: %w", err)
-	}
 	rt, release, err := s.backend.runtime(ctx, log, stderr, stderr)
 	if err != nil {
 		return err
