@@ -1,6 +1,7 @@
 package fakeprovider
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -12,6 +13,7 @@ import (
 	"github.com/lightninglabs/aperture/l402"
 	"github.com/lightninglabs/aperture/mint"
 	"github.com/lightningnetwork/lnd/lntypes"
+	"gopkg.in/macaroon.v2"
 )
 
 // Tokens are minted and verified with aperture's mint and l402 packages:
@@ -25,6 +27,7 @@ import (
 // secrets is an in-memory mint.SecretStore that can also revoke by token.
 type secrets struct {
 	rnd     io.Reader
+	seeded  bool // token IDs are drawn from rnd (restamp)
 	mu      sync.Mutex
 	byID    map[[sha256.Size]byte][l402.SecretSize]byte
 	byToken map[string][sha256.Size]byte
@@ -32,8 +35,8 @@ type secrets struct {
 
 var _ mint.SecretStore = (*secrets)(nil)
 
-func newSecrets(rnd io.Reader) *secrets {
-	return &secrets{rnd: rnd, byID: map[[sha256.Size]byte][l402.SecretSize]byte{}, byToken: map[string][sha256.Size]byte{}}
+func newSecrets(rnd io.Reader, seeded bool) *secrets {
+	return &secrets{rnd: rnd, seeded: seeded, byID: map[[sha256.Size]byte][l402.SecretSize]byte{}, byToken: map[string][sha256.Size]byte{}}
 }
 
 func (s *secrets) NewSecret(_ context.Context, idHash [sha256.Size]byte) ([l402.SecretSize]byte, error) {
@@ -62,6 +65,51 @@ func (s *secrets) RevokeSecret(_ context.Context, idHash [sha256.Size]byte) erro
 	defer s.mu.Unlock()
 	delete(s.byID, idHash)
 	return nil
+}
+
+// restamp gives a macaroon aperture's mint made a token ID drawn from
+// the provider's source instead of crypto/rand, so that a seeded
+// simulation mints the same tokens on every replay. The identifier keeps
+// its version and payment hash, the root key moves to the new
+// identifier, and the caveats are added again in order; the result
+// verifies as the minted one did. Without a seeded source the macaroon is
+// returned as it is.
+func (s *secrets) restamp(mac *macaroon.Macaroon) (*macaroon.Macaroon, error) {
+	if !s.seeded {
+		return mac, nil
+	}
+	id, err := l402.DecodeIdentifier(bytes.NewReader(mac.Id()))
+	if err != nil {
+		return nil, fmt.Errorf("restamp: %w", err)
+	}
+	if _, err := io.ReadFull(s.rnd, id.TokenID[:]); err != nil {
+		return nil, fmt.Errorf("restamp: draw token id: %w", err)
+	}
+	var buf bytes.Buffer
+	if err := l402.EncodeIdentifier(&buf, id); err != nil {
+		return nil, fmt.Errorf("restamp: %w", err)
+	}
+	old, fresh := sha256.Sum256(mac.Id()), sha256.Sum256(buf.Bytes())
+	s.mu.Lock()
+	secret, ok := s.byID[old]
+	if ok {
+		delete(s.byID, old)
+		s.byID[fresh] = secret
+	}
+	s.mu.Unlock()
+	if !ok {
+		return nil, fmt.Errorf("restamp: %w", mint.ErrSecretNotFound)
+	}
+	out, err := macaroon.New(secret[:], buf.Bytes(), mac.Location(), mac.Version())
+	if err != nil {
+		return nil, fmt.Errorf("restamp: %w", err)
+	}
+	for _, c := range mac.Caveats() {
+		if err := out.AddFirstPartyCaveat(c.Id); err != nil {
+			return nil, fmt.Errorf("restamp: caveat: %w", err)
+		}
+	}
+	return out, nil
 }
 
 // bind remembers which root key belongs to a token, for revocation.

@@ -81,6 +81,7 @@ type addrs struct{ http, grpc, control string }
 
 type options struct {
 	rnd      io.Reader
+	seeded   bool // rnd is the caller's: token IDs come from it too
 	notify   func(Note)
 	log      *slog.Logger
 	now      func() time.Time
@@ -130,13 +131,16 @@ func WithObserver(f func(Note)) Option {
 // invoices' preimages, a hash-mismatch knob's hash (default
 // crypto/rand). A simulation seeds it, so that a seed replays the same
 // values; reads are serialised, so r need not be safe for concurrent
-// use. The L402 token IDs come from aperture's mint, which draws its own.
+// use. The L402 token IDs come from it as well: aperture's mint draws
+// its own from crypto/rand, and the provider gives each minted macaroon
+// an ID drawn from r in their place (the rest of the identifier, the
+// root key and the caveats are as minted).
 func WithRand(r io.Reader) Option {
 	return func(o *options) error {
 		if r == nil {
 			return fmt.Errorf("%w: nil random source", ErrInvalidConfig)
 		}
-		o.rnd = &lockedReader{r: r}
+		o.rnd, o.seeded = &lockedReader{r: r}, true
 		return nil
 	}
 }
@@ -233,7 +237,7 @@ func New(ln Lightning, cfg Config, opts ...Option) (*Provider, error) {
 	}
 	p := &Provider{
 		ln: ln, log: o.log, now: o.now, services: map[string]Service{}, notes: notes,
-		prof: cfg.Profile, spent: map[string]string{}, secrets: newSecrets(o.rnd), rnd: o.rnd,
+		prof: cfg.Profile, spent: map[string]string{}, secrets: newSecrets(o.rnd, o.seeded), rnd: o.rnd,
 		ledger: newLedger(notify), idem: &idempotency{entries: map[string]*idemEntry{}},
 		holds: newHolds(ctx, ln, o.log, o.rnd), ctx: ctx, cancel: cancel, addrs: o.addrs,
 		backend: cfg.Backend, ctlToken: o.ctlToken,

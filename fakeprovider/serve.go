@@ -182,6 +182,9 @@ func (p *Provider) challenge(ctx context.Context, info *reqInfo, svc Service, re
 	}
 	m := mint.New(&mint.Config{Secrets: p.secrets, Challenger: ch, ServiceLimiter: p.limiter, Now: p.now})
 	mac, invoice, err := m.MintL402(ctx, l402.Service{Name: svc.Name, Tier: l402.BaseTier, Price: svc.PriceSat})
+	if err == nil {
+		mac, err = p.secrets.restamp(mac)
+	}
 	if err != nil {
 		rec.Error = "mint challenge: " + err.Error()
 		return &answer{status: http.StatusServiceUnavailable, body: errorBody("cannot mint a challenge: lightning node unavailable")}

@@ -17,6 +17,8 @@ import (
 	"github.com/lightningnetwork/lnd/lnrpc/routerrpc"
 	"github.com/lightningnetwork/lnd/zpay32"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
+	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -51,6 +53,15 @@ var payMethods = map[string]func() proto.Message{
 	"/lnrpc.Lightning/SendPayment":     func() proto.Message { return &lnrpc.SendRequest{} },
 }
 
+// recorderBackoff keeps the proxy's reconnection attempts to the node a
+// fraction of a second apart while the node is down.
+var recorderBackoff = backoff.Config{BaseDelay: 50 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 500 * time.Millisecond}
+
+// recorderReadyWait bounds how long a call waits for the proxy's
+// connection to the node to come up before it is forwarded anyway (and
+// fails as Unavailable, as a call to a node that is down does).
+const recorderReadyWait = time.Second
+
 // StartRecorder listens on loopback with the node's certificate and key
 // and forwards to the node's RPC address.
 func StartRecorder(rpcAddr, certPath, keyPath string, log *slog.Logger) (*Recorder, error) {
@@ -62,7 +73,14 @@ func StartRecorder(rpcAddr, certPath, keyPath string, log *slog.Logger) (*Record
 	if err != nil {
 		return nil, fmt.Errorf("recorder: node certificate: %w", err)
 	}
-	conn, err := grpc.NewClient(rpcAddr, grpc.WithTransportCredentials(up), grpc.WithDefaultCallOptions(grpc.ForceCodec(rawCodec{})))
+	conn, err := grpc.NewClient(rpcAddr,
+		grpc.WithTransportCredentials(up),
+		grpc.WithDefaultCallOptions(grpc.ForceCodec(rawCodec{})),
+		// A killed node comes back on the same address within seconds:
+		// the proxy's connection must not sit out gRPC's default backoff
+		// (up to two minutes), failing calls the node would now answer.
+		grpc.WithConnectParams(grpc.ConnectParams{Backoff: recorderBackoff, MinConnectTimeout: 5 * time.Second}),
+	)
 	if err != nil {
 		return nil, fmt.Errorf("recorder: dial node: %w", err)
 	}
@@ -103,6 +121,7 @@ func (r *Recorder) forward(_ any, in grpc.ServerStream) error {
 	md, _ := metadata.FromIncomingContext(in.Context())
 	ctx, cancel := context.WithCancel(metadata.NewOutgoingContext(in.Context(), md.Copy()))
 	defer cancel()
+	r.ready(ctx)
 	out, err := r.conn.NewStream(ctx, &grpc.StreamDesc{ServerStreams: true, ClientStreams: true}, method)
 	if err != nil {
 		return err
@@ -152,6 +171,25 @@ func (r *Recorder) forward(_ any, in grpc.ServerStream) error {
 	in.SetTrailer(out.Trailer())
 	r.end(int(rec.Load()), callErr)
 	return callErr
+}
+
+// ready waits, a bounded time, for the connection to the node to be up:
+// a client that dials once the node is back must reach it, as it would
+// without the proxy, not meet a connection still failed from before.
+func (r *Recorder) ready(ctx context.Context) {
+	st := r.conn.GetState()
+	if st == connectivity.Ready {
+		return
+	}
+	r.conn.Connect()
+	r.conn.ResetConnectBackoff()
+	ctx, cancel := context.WithTimeout(ctx, recorderReadyWait)
+	defer cancel()
+	for st = r.conn.GetState(); st != connectivity.Ready; st = r.conn.GetState() {
+		if !r.conn.WaitForStateChange(ctx, st) {
+			return
+		}
+	}
 }
 
 // record decodes a payment call's request and keeps it; it returns its
