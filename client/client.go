@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/lightninglabs/aperture/l402"
 	"github.com/lightningnetwork/lnd/lntypes"
@@ -863,6 +864,26 @@ type response struct {
 	body   []byte
 }
 
+// bodyHint is the start of an answer's body for an error message (": "
+// and up to 120 printable characters), so that a server's reason for a
+// 5xx (gRPC's status message among them) reaches the report.
+func bodyHint(body []byte) string {
+	const max = 120
+	s := strings.TrimSpace(strings.Map(func(r rune) rune {
+		if r < ' ' || r == 0x7f || r == utf8.RuneError {
+			return ' '
+		}
+		return r
+	}, string(body)))
+	if s == "" {
+		return ""
+	}
+	if r := []rune(s); len(r) > max {
+		s = string(r[:max]) + "..."
+	}
+	return ": " + s
+}
+
 // exchange sends the request, retrying transient failures. Statuses that
 // are not transient come back as responses; a transient failure that
 // outlasts the policy comes back as an error (with the last response).
@@ -891,7 +912,7 @@ func (r *run) exchange(ctx context.Context, cred *Credential) (*response, error)
 		d, ok := rt.next(ra)
 		if !ok {
 			if resp != nil {
-				return resp, &Error{Op: "http", Kind: Transient, Err: fmt.Errorf("status %d after %d attempts", resp.status, rt.attempt)}
+				return resp, &Error{Op: "http", Kind: Transient, Err: fmt.Errorf("status %d after %d attempts%s", resp.status, rt.attempt, bodyHint(resp.body))}
 			}
 			return nil, &Error{Op: "http", Kind: Transient, Err: fmt.Errorf("after %d attempts: %w", rt.attempt, err)}
 		}

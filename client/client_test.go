@@ -277,6 +277,22 @@ func TestTransientRetriedWithBackoffThenGivesUp(t *testing.T) {
 	}
 }
 
+// TestGiveUpCarriesTheServersReason: a purchase that gives up on a 5xx
+// says what the server said (the start of its body, one line), so that a
+// report shows why, not only the status.
+func TestGiveUpCarriesTheServersReason(t *testing.T) {
+	e := newEnv(t)
+	e.setHandler(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusInternalServerError)
+		_, _ = w.Write([]byte("{\"error\":\"challenge failure\"}\n" + strings.Repeat("x", 500)))
+	})
+	_, err := e.do(e.get("/svc/a"), "k")
+	require.Error(t, err)
+	require.Contains(t, err.Error(), `status 500 after 4 attempts: {"error":"challenge failure"} xxx`)
+	require.Contains(t, err.Error(), "x...", "a long body is cut")
+	require.NotContains(t, err.Error(), "\n")
+}
+
 func TestPermanentErrorsNotRetried(t *testing.T) {
 	for _, code := range []int{400, 403, 404, 409, 422} {
 		t.Run(http.StatusText(code), func(t *testing.T) {
