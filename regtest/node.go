@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/l402chaos/l402chaos/internal/wait"
 	"github.com/lightningnetwork/lnd/lnrpc"
@@ -17,6 +18,7 @@ import (
 	"github.com/lightningnetwork/lnd/lnrpc/routerrpc"
 	"github.com/lightningnetwork/lnd/macaroons"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
@@ -185,7 +187,13 @@ func (n *Node) startOnce(ctx context.Context, freshPorts bool) error {
 	}
 	n.mu.Lock()
 	n.proc = proc
+	conn := n.conn
 	n.mu.Unlock()
+	if conn != nil {
+		// The connection kept from before a crash may be between
+		// attempts: try the new process at once.
+		conn.ResetConnectBackoff()
+	}
 	if err := n.waitReady(ctx); err != nil {
 		proc.Kill()
 		return err
@@ -339,6 +347,15 @@ func Dial(rpcAddr, tlsCertPath, macaroonPath string) (*grpc.ClientConn, error) {
 	return DialAs(rpcAddr, tlsCertPath, macaroonPath, "")
 }
 
+// DialBackoff is how a connection from Dial waits between attempts to
+// reach a node that is down: at most a second. Nodes here are killed and
+// restarted on the same address within seconds, and every call made
+// while one is down lengthens gRPC's default backoff (up to two
+// minutes), during which calls fail with the last dial error although
+// the node is back: a harness waiting 20 s for a restarted node to be
+// ready, or a client tracking its payment, would see it still refused.
+var DialBackoff = backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: time.Second}
+
 // DialAs is Dial checking the node's certificate against serverName
 // rather than rpcAddr's host: for an address the certificate does not
 // name (a node restored from a snapshot made at another address is
@@ -364,6 +381,7 @@ func DialAs(rpcAddr, tlsCertPath, macaroonPath, serverName string) (*grpc.Client
 		grpc.WithTransportCredentials(creds),
 		grpc.WithPerRPCCredentials(macCred),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20)),
+		grpc.WithConnectParams(grpc.ConnectParams{Backoff: DialBackoff, MinConnectTimeout: 5 * time.Second}),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", rpcAddr, err)

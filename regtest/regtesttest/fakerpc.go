@@ -1,0 +1,108 @@
+package regtesttest
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"gopkg.in/macaroon.v2"
+)
+
+// FakeRPC is a gRPC server standing for a node's RPC port in tests of
+// what connects to one: TLS with a certificate for 127.0.0.1 and its key
+// (tls.cert and tls.key, as LND keeps them), an admin.macaroon file for
+// dialers that send one, and the gRPC health service. It can be stopped
+// and started again on the same address, as a killed node is.
+type FakeRPC struct {
+	t                                 testing.TB
+	Addr, CertPath, KeyPath, Macaroon string
+	srv                               *grpc.Server
+}
+
+// StartFakeRPC starts a FakeRPC on a free loopback port; it is stopped
+// when the test ends.
+func StartFakeRPC(t testing.TB) *FakeRPC {
+	t.Helper()
+	dir := t.TempDir()
+	f := &FakeRPC{t: t, CertPath: filepath.Join(dir, "tls.cert"), KeyPath: filepath.Join(dir, "tls.key"), Macaroon: filepath.Join(dir, "admin.macaroon")}
+	writeSelfSigned(t, f.CertPath, f.KeyPath)
+	mac, err := macaroon.New([]byte("fake root key"), []byte("fake"), "lnd", macaroon.LatestVersion)
+	must(t, err)
+	data, err := mac.MarshalBinary()
+	must(t, err)
+	must(t, os.WriteFile(f.Macaroon, data, 0o600))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	must(t, err)
+	f.Addr = ln.Addr().String()
+	f.serve(ln)
+	t.Cleanup(f.Stop)
+	return f
+}
+
+// Stop closes the listener and every connection at once, as a kill does.
+func (f *FakeRPC) Stop() {
+	if f.srv != nil {
+		f.srv.Stop()
+		f.srv = nil
+	}
+}
+
+// Start listens again on the same address.
+func (f *FakeRPC) Start() {
+	f.t.Helper()
+	ln, err := net.Listen("tcp", f.Addr)
+	must(f.t, err)
+	f.serve(ln)
+}
+
+func (f *FakeRPC) serve(ln net.Listener) {
+	creds, err := credentials.NewServerTLSFromFile(f.CertPath, f.KeyPath)
+	must(f.t, err)
+	f.srv = grpc.NewServer(grpc.Creds(creds))
+	healthpb.RegisterHealthServer(f.srv, health.NewServer())
+	go func(s *grpc.Server) { _ = s.Serve(ln) }(f.srv)
+}
+
+// writeSelfSigned writes a certificate for 127.0.0.1 and its key.
+func writeSelfSigned(t testing.TB, certPath, keyPath string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	must(t, err)
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{Organization: []string{"l402chaos test"}},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	must(t, err)
+	kder, err := x509.MarshalECPrivateKey(key)
+	must(t, err)
+	must(t, os.WriteFile(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600))
+	must(t, os.WriteFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600))
+}
+
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
