@@ -30,6 +30,12 @@ const varySalt = 0x7661727921
 // inside it, and this client has no crash points.
 var ErrNeedsCrashPoints = errors.New("scenario crashes the client at a named point inside it; this client has no crash points")
 
+// ErrChainCut: a node was to be restarted while its link to btcd is
+// cut. A restarted LND must reach its chain backend to sync before it
+// serves anything, so the restart is refused, on every backend alike,
+// and the node keeps running.
+var ErrChainCut = errors.New("its chain link is cut: a restarted node could not sync")
+
 // ErrNeedsIsolation: the scenario cuts a node from the network as a
 // whole, and this backend cannot (only the containers backend can).
 var ErrNeedsIsolation = errors.New("scenario isolates a node or freezes the provider; this backend cannot (run it with -backend containers)")

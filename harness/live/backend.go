@@ -38,9 +38,12 @@ type Backend struct {
 	cfg    fakeprovider.Config
 	ends   harness.Endpoints
 	before map[string]history.Balance
-	rec    *Recorder   // the client's payment requests (local processes)
-	pays   *listCursor // the payer's payments of the run (not before it, not drains)
-	invs   *listCursor // the payee's invoices of the run
+	rec    *Recorder // the client's payment requests (local processes)
+	// closedRead is each node's closed channels as last read (closedOf).
+	closedMu   sync.Mutex
+	closedRead map[string][]closedPoint
+	pays       *listCursor // the payer's payments of the run (not before it, not drains)
+	invs       *listCursor // the payee's invoices of the run
 
 	phases *phases
 	ctx    context.Context
@@ -274,7 +277,7 @@ func (b *Backend) Node(name string) (harness.Node, error) {
 	if n == nil {
 		return nil, fmt.Errorf("node %q: %w", name, ErrUnknownNode)
 	}
-	return &node{n: n, net: b.net}, nil
+	return &node{n: n, net: b.net, links: b.links}, nil
 }
 
 // CanIsolate reports whether the nodes can be cut from the network as a
@@ -346,8 +349,9 @@ func (b *Backend) Close() error {
 // node adapts a regtest node to harness.Node. Start and Restart wait for
 // the node's channels to carry payments again.
 type node struct {
-	n   *regtest.Node
-	net *regtest.Network
+	n     *regtest.Node
+	net   *regtest.Network
+	links *Links
 }
 
 func (n *node) Name() string  { return n.n.Name() }
@@ -356,6 +360,9 @@ func (n *node) Pause() error  { return n.n.Pause() }
 func (n *node) Resume() error { return n.n.Resume() }
 
 func (n *node) Restart(ctx context.Context) error {
+	if !n.links.Passes(regtest.ChainHop(n.n.Name())) {
+		return fmt.Errorf("restart %s: %w", n.n.Name(), harness.ErrChainCut)
+	}
 	if err := n.n.Restart(ctx); err != nil {
 		return err
 	}

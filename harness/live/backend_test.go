@@ -76,3 +76,23 @@ func TestBackendDrainAndTruth(t *testing.T) {
 	require.Len(t, truth.Requests, 1)
 	require.NotEmpty(t, truth.Requests[0].InvoiceHash)
 }
+
+// TestRestartRefusedWhileChainCut: a node whose link to btcd is cut is
+// not restarted (a restarted LND could not sync and would never be
+// ready), and keeps running; healed, the restart goes through.
+func TestRestartRefusedWhileChainCut(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	_, b := startBackend(t, ctx)
+	chain, err := b.Link(harness.LinkPayeeChain)
+	require.NoError(t, err)
+	bob, err := b.Node("bob")
+	require.NoError(t, err)
+	pid := b.Network().Node(regtest.Bob).Pid()
+	require.NoError(t, chain.SetEnabled(ctx, false))
+	require.ErrorIs(t, bob.Restart(ctx), harness.ErrChainCut)
+	require.Equal(t, pid, b.Network().Node(regtest.Bob).Pid(), "the node kept running")
+	require.NoError(t, chain.SetEnabled(ctx, true))
+	require.NoError(t, bob.Restart(ctx))
+	require.NotEqual(t, pid, b.Network().Node(regtest.Bob).Pid())
+}

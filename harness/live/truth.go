@@ -245,43 +245,71 @@ func (b *Backend) balances(ctx context.Context) (map[string]history.Balance, err
 	return out, errors.Join(errs...)
 }
 
-// closed lists the channels of any node closed since the run began.
-func (b *Backend) closed(ctx context.Context, t *history.Truth) error {
-	var errs []error
-	seen := map[string]bool{}
-	for _, n := range b.net.Nodes() {
-		resp, err := n.LN().ClosedChannels(ctx, &lnrpc.ClosedChannelsRequest{})
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", n.Name(), err))
-			continue
-		}
-		for _, c := range resp.GetChannels() {
-			p := c.GetChannelPoint()
-			if !seen[p] {
-				seen[p] = true
-				t.Closed = append(t.Closed, shortPoint(p)+" ("+c.GetCloseType().String()+")")
-			}
-		}
+// closedPoint is a closed (or closing) channel as the truth lists it.
+type closedPoint struct{ point, label string }
+
+// closedOf is a node's closed channels, and those waiting to close or
+// force-closing. LND answers PendingChannels (and GetInfo) only once it
+// reaches its chain backend: while the node's link to btcd is cut the
+// calls hang, so the list is the one last read. A close is a chain
+// matter the cut node cannot see anyway until it is healed.
+func (b *Backend) closedOf(ctx context.Context, n *regtest.Node) ([]closedPoint, error) {
+	b.closedMu.Lock()
+	defer b.closedMu.Unlock()
+	if !b.links.Passes(regtest.ChainHop(n.Name())) {
+		return b.closedRead[n.Name()], nil
+	}
+	resp, err := n.LN().ClosedChannels(ctx, &lnrpc.ClosedChannelsRequest{})
+	if err != nil {
+		return nil, err
+	}
+	var out []closedPoint
+	for _, c := range resp.GetChannels() {
+		out = append(out, closedPoint{c.GetChannelPoint(), c.GetCloseType().String()})
 	}
 	// Channels waiting to close are closed for the balances too.
+	pend, err := n.LN().PendingChannels(ctx, &lnrpc.PendingChannelsRequest{})
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range pend.GetPendingForceClosingChannels() {
+		out = append(out, closedPoint{c.GetChannel().GetChannelPoint(), "force closing"})
+	}
+	for _, c := range pend.GetWaitingCloseChannels() {
+		out = append(out, closedPoint{c.GetChannel().GetChannelPoint(), "waiting close"})
+	}
+	if b.closedRead == nil {
+		b.closedRead = map[string][]closedPoint{}
+	}
+	b.closedRead[n.Name()] = out
+	return out, nil
+}
+
+// closed lists the channels of any node closed since the run began, or
+// closing.
+func (b *Backend) closed(ctx context.Context, t *history.Truth) error {
+	var errs []error
+	var all []closedPoint
 	for _, n := range b.net.Nodes() {
-		resp, err := n.LN().PendingChannels(ctx, &lnrpc.PendingChannelsRequest{})
+		cs, err := b.closedOf(ctx, n)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", n.Name(), err))
 			continue
 		}
-		for _, c := range resp.GetPendingForceClosingChannels() {
-			p := c.GetChannel().GetChannelPoint()
-			if !seen[p] {
-				seen[p] = true
-				t.Closed = append(t.Closed, shortPoint(p)+" (force closing)")
-			}
-		}
-		for _, c := range resp.GetWaitingCloseChannels() {
-			p := c.GetChannel().GetChannelPoint()
-			if !seen[p] {
-				seen[p] = true
-				t.Closed = append(t.Closed, shortPoint(p)+" (waiting close)")
+		all = append(all, cs...)
+	}
+	// A channel closed (or closing) is listed once, in the order the
+	// nodes gave it: closed first, then force closing, then waiting.
+	seen := map[string]bool{}
+	for _, rank := range []func(string) bool{
+		func(l string) bool { return l != "force closing" && l != "waiting close" },
+		func(l string) bool { return l == "force closing" },
+		func(l string) bool { return l == "waiting close" },
+	} {
+		for _, c := range all {
+			if rank(c.label) && !seen[c.point] {
+				seen[c.point] = true
+				t.Closed = append(t.Closed, shortPoint(c.point)+" ("+c.label+")")
 			}
 		}
 	}

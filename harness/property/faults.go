@@ -26,6 +26,12 @@ func Faults() []harness.Fault {
 		fault.Down{Link: harness.LinkPayer},
 		fault.Latency{Link: harness.LinkPayer, Stream: harness.Downstream, Delay: 500 * time.Millisecond},
 		fault.Down{Link: harness.LinkPeers},
+		// The nodes' links to btcd: a node cut from its chain backend
+		// stops seeing blocks (its height lags, its HTLC expiries and
+		// held-invoice timeouts are reckoned from it) and catches up
+		// when healed.
+		fault.Down{Link: harness.LinkPayerChain},
+		fault.Down{Link: harness.LinkPayeeChain},
 		fault.KillNode{Node: "bob"},
 		fault.RestartNode{Node: "alice"},
 		fault.RestartNode{Node: "bob"},

@@ -106,6 +106,9 @@ type lightning struct {
 	porder                           []lntypes.Hash
 	// pending are the HTLCs not yet resolved, in the order sent.
 	pending []*htlc
+	// stalled are payments waiting for the payer's chain backend
+	// (start).
+	stalled []*payment
 	// closed is set once the channel was force-closed: its balance is
 	// on chain and nothing routes.
 	closed bool
@@ -125,6 +128,61 @@ func (l *lightning) peersUp() bool {
 	return !l.closed && l.w.nodes["alice"].up && l.w.nodes["bob"].up && l.w.links[harness.LinkPeers].up
 }
 
+// start carries a new payment (IN_FLIGHT) through LND's first steps. A
+// payer cut from its chain backend cannot learn the height its HTLC's
+// expiry is reckoned from: the payment stays in flight, no HTLC sent,
+// until the link is back (as LND's does; its caller's stream sees
+// nothing more). Otherwise it fails at once without a route (the payee
+// down, the channel closed) or the balance, or its HTLC goes out. first
+// is the payment's first start: one in flight marks the
+// payment-in-flight phase.
+func (l *lightning) start(p *payment, first bool) {
+	switch {
+	case !l.w.links[harness.LinkPayerChain].up || !l.w.nodes["alice"].up:
+		if first {
+			l.w.phase(harness.PaymentInFlight)
+		}
+		l.stalled = append(l.stalled, p)
+	case !l.w.nodes["bob"].up || l.closed:
+		p.status, p.reason, p.resolved = lnrpc.Payment_FAILED, lnrpc.PaymentFailureReason_FAILURE_REASON_NO_ROUTE, l.now()
+	case p.amount > l.local:
+		p.status, p.reason, p.resolved = lnrpc.Payment_FAILED, lnrpc.PaymentFailureReason_FAILURE_REASON_INSUFFICIENT_BALANCE, l.now()
+	default:
+		if first {
+			l.w.phase(harness.PaymentInFlight)
+		}
+		l.dispatch(p, l.invoices[p.hash])
+	}
+	if !first {
+		p.gen++ // streams waiting on the payment see its new state
+	}
+}
+
+// resumeStalled starts again the payments that waited for the payer's
+// chain backend, once the payer runs and reaches it.
+func (l *lightning) resumeStalled() {
+	if len(l.stalled) == 0 || !l.w.links[harness.LinkPayerChain].up || !l.w.nodes["alice"].up {
+		return
+	}
+	stalled := l.stalled
+	l.stalled = nil
+	for _, p := range stalled {
+		if p.status == lnrpc.Payment_IN_FLIGHT && !hasInFlight(p) {
+			l.start(p, false)
+		}
+	}
+}
+
+// hasInFlight reports whether a payment has an HTLC out.
+func hasInFlight(p *payment) bool {
+	for _, h := range p.htlcs {
+		if h.status == lnrpc.HTLCAttempt_IN_FLIGHT {
+			return true
+		}
+	}
+	return false
+}
+
 // dispatch sends a payment's HTLC. The payment is IN_FLIGHT from here.
 func (l *lightning) dispatch(p *payment, inv *invoice) {
 	amt := p.amount
@@ -133,7 +191,6 @@ func (l *lightning) dispatch(p *payment, inv *invoice) {
 	p.htlcs = append(p.htlcs, h)
 	l.local -= amt
 	l.pending = append(l.pending, h)
-	l.w.phase(harness.PaymentInFlight)
 	l.forward(h, inv)
 }
 
@@ -275,6 +332,7 @@ func (l *lightning) linkChanged() {
 		l.checkHeld()
 		l.checkOutgoing()
 	}
+	l.resumeStalled()
 	if !l.peersUp() {
 		return
 	}

@@ -158,14 +158,7 @@ func (c routerClient) SendPaymentV2(ctx context.Context, in *routerrpc.SendPayme
 		p.htlcs = old.htlcs // LND keeps the failed attempts of a retried hash
 	}
 	w.ln.payments[hash] = p
-	switch {
-	case !w.nodes["bob"].up || w.ln.closed:
-		p.status, p.reason, p.resolved = lnrpc.Payment_FAILED, lnrpc.PaymentFailureReason_FAILURE_REASON_NO_ROUTE, w.clock.now
-	case amt > w.ln.local:
-		p.status, p.reason, p.resolved = lnrpc.Payment_FAILED, lnrpc.PaymentFailureReason_FAILURE_REASON_INSUFFICIENT_BALANCE, w.clock.now
-	default:
-		w.ln.dispatch(p, w.ln.invoices[hash])
-	}
+	w.ln.start(p, true)
 	return &paymentStream{w: w, ctx: ctx, epoch: epoch, hash: hash, finalOnly: in.GetNoInflightUpdates(), gen: -1}, nil
 }
 

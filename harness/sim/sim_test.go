@@ -145,3 +145,18 @@ func TestReplay(t *testing.T) {
 	m2, _, _ := run(t, steps...)
 	require.Equal(t, m1.History(), m2.History())
 }
+
+// TestRestartRefusedWhileChainCut: a node whose link to btcd is cut is
+// not restarted (it could not sync), as on live networks; healed, it is.
+func TestRestartRefusedWhileChainCut(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t, 1, "")
+	chain, err := w.Link(harness.LinkPayeeChain)
+	require.NoError(t, err)
+	bob, err := w.Node("bob")
+	require.NoError(t, err)
+	require.NoError(t, chain.SetEnabled(ctx, false))
+	require.ErrorIs(t, bob.Restart(ctx), harness.ErrChainCut)
+	require.NoError(t, chain.SetEnabled(ctx, true))
+	require.NoError(t, bob.Restart(ctx))
+}

@@ -112,8 +112,12 @@ func (n *node) Resume() error                   { n.set(true); return nil }
 func (n *node) Start(ctx context.Context) error { n.set(true); return ctx.Err() }
 
 // Restart breaks every connection to the node; it is back at once (a
-// step never overlaps a restart).
+// step never overlaps a restart). As on live networks, a node whose
+// chain link is cut is not restarted (harness.ErrChainCut).
 func (n *node) Restart(ctx context.Context) error {
+	if !n.w.links[chainLink[n.name]].up {
+		return fmt.Errorf("restart %s: %w", n.name, harness.ErrChainCut)
+	}
 	if n.name == "alice" {
 		n.w.payerEpoch++
 	}
@@ -121,6 +125,9 @@ func (n *node) Restart(ctx context.Context) error {
 	n.w.ln.linkChanged()
 	return ctx.Err()
 }
+
+// chainLink is each node's link to btcd.
+var chainLink = map[string]string{"alice": harness.LinkPayerChain, "bob": harness.LinkPayeeChain}
 
 // link is a modelled network hop, with the toxics the model reads.
 type link struct {
