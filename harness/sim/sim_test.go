@@ -160,3 +160,19 @@ func TestRestartRefusedWhileChainCut(t *testing.T) {
 	require.NoError(t, chain.SetEnabled(ctx, true))
 	require.NoError(t, bob.Restart(ctx))
 }
+
+// TestPaymentWaitsForThePayersChain: a payment the payer starts while
+// cut from btcd stays in flight with no HTLC (LND cannot read the height
+// its expiry is reckoned from), so the client reports the outcome
+// unknown; once the link is back the payment goes out and settles, and
+// the purchase's rerun delivers without a second payment.
+func TestPaymentWaitsForThePayersChain(t *testing.T) {
+	m, tr, _ := run(t, fault("down payer-btcd"), buy("o1", harness.ServiceOps))
+	require.Equal(t, []string{"IN_FLIGHT"}, statuses(tr))
+	require.Empty(t, tr.Pending, "no HTLC went out")
+	require.Equal(t, map[string][]string{"o1": {"unknown"}}, property.Classes(m.History()))
+
+	m, tr, _ = run(t, fault("down payer-btcd"), buy("o1", harness.ServiceOps), heal, buy("o1", harness.ServiceOps))
+	require.Equal(t, []string{"SUCCEEDED"}, statuses(tr))
+	require.Equal(t, map[string][]string{"o1": {"unknown", "delivered"}}, property.Classes(m.History()))
+}
