@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/l402chaos/l402chaos/regtest"
 	"github.com/l402chaos/l402chaos/regtest/regtesttest"
@@ -27,23 +26,9 @@ func TestDialReconnectsWithinASecond(t *testing.T) {
 	conn, err := regtest.Dial(node.Addr, node.CertPath, node.Macaroon)
 	require.NoError(t, err)
 	defer conn.Close()
-	check := func() error {
-		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		_, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
-		return err
-	}
+	check := func() error { return regtesttest.Check(ctx, conn) }
 	require.NoError(t, check())
-
-	node.Stop()
-	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); {
-		require.Error(t, check(), "calls fail while the node is down")
-		select {
-		case <-time.After(100 * time.Millisecond):
-		case <-ctx.Done():
-			t.Fatal(ctx.Err())
-		}
-	}
+	node.Outage(ctx, 10*time.Second, check)
 	node.Start()
 	back := time.Now()
 	require.Eventually(t, func() bool { return check() == nil }, 3*time.Second, 50*time.Millisecond,

@@ -9,7 +9,6 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/l402chaos/l402chaos/regtest/regtesttest"
 )
@@ -34,25 +33,11 @@ func TestRecorderReconnectsPromptly(t *testing.T) {
 	conn, err := grpc.NewClient(rec.Addr(), grpc.WithTransportCredentials(creds))
 	require.NoError(t, err)
 	defer conn.Close()
-	check := func() error {
-		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		_, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
-		return err
-	}
+	check := func() error { return regtesttest.Check(ctx, conn) }
 	require.NoError(t, check())
-
-	node.Stop()
 	// Six seconds of failed calls: gRPC's default backoff would by now
 	// leave about four seconds between the recorder's attempts.
-	for end := time.Now().Add(6 * time.Second); time.Now().Before(end); {
-		require.Error(t, check(), "calls fail while the node is down")
-		select {
-		case <-time.After(100 * time.Millisecond):
-		case <-ctx.Done():
-			t.Fatal(ctx.Err())
-		}
-	}
+	node.Outage(ctx, 6*time.Second, check)
 	node.Start()
 	require.NoError(t, check(), "the first call after the node is back reaches it")
 }

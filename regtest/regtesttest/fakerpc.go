@@ -1,6 +1,7 @@
 package regtesttest
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -57,6 +58,33 @@ func (f *FakeRPC) Stop() {
 	if f.srv != nil {
 		f.srv.Stop()
 		f.srv = nil
+	}
+}
+
+// Check calls the health service through conn (a connection to the
+// FakeRPC, or to something in front of it), bounded by 10 s.
+func Check(ctx context.Context, conn grpc.ClientConnInterface) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	_, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
+	return err
+}
+
+// Outage stops f for d, calling check every 100 ms meanwhile and
+// requiring each call to fail, as a client tracking its payment keeps
+// calling a node that is down; f is not started again.
+func (f *FakeRPC) Outage(ctx context.Context, d time.Duration, check func() error) {
+	f.t.Helper()
+	f.Stop()
+	for end := time.Now().Add(d); time.Now().Before(end); {
+		if check() == nil {
+			f.t.Fatal("a call succeeded while the node was down")
+		}
+		select {
+		case <-time.After(100 * time.Millisecond):
+		case <-ctx.Done():
+			f.t.Fatal(ctx.Err())
+		}
 	}
 }
 
