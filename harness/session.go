@@ -191,7 +191,7 @@ func (s *Session) Inject(ctx context.Context, f Fault) (*Active, error) {
 	heal, err := f.Inject(ctx, s.env)
 	if err != nil {
 		if heal != nil {
-			s.keep(&Active{name: name, heal: heal, node: healsNode(f), rec: s.rec, log: s.log})
+			s.keep(&Active{name: name, heal: heal, node: HealsNode(f), rec: s.rec, log: s.log})
 		}
 		detail := "not injected: " + err.Error()
 		if errors.Is(err, ErrNotTriggered) || ctx.Err() != nil {
@@ -205,7 +205,7 @@ func (s *Session) Inject(ctx context.Context, f Fault) (*Active, error) {
 		heal = func(context.Context) error { return nil }
 	}
 	s.rec.Add(history.Event{Process: history.Nemesis, Type: history.Info, F: history.FaultStart, Fault: name})
-	a := &Active{name: name, heal: heal, node: healsNode(f), started: true, rec: s.rec, log: s.log}
+	a := &Active{name: name, heal: heal, node: HealsNode(f), started: true, rec: s.rec, log: s.log}
 	s.keep(a)
 	return a, nil
 }
@@ -261,8 +261,8 @@ type NodeHealer interface {
 	HealsNode() bool
 }
 
-// healsNode reports whether f's heal brings a node back.
-func healsNode(f Fault) bool {
+// HealsNode reports whether f's heal brings a node back (NodeHealer).
+func HealsNode(f Fault) bool {
 	n, ok := f.(NodeHealer)
 	return ok && n.HealsNode()
 }

@@ -26,7 +26,7 @@ import (
 // client and returns the machine after Finish, with Finish's results.
 func replaySim(t *testing.T, seed uint64, steps []property.Step) (*property.Machine, []string) {
 	t.Helper()
-	m, rs := replaySimResults(t, seed, steps, false)
+	m, rs := replaySimResults(t, seed, steps, 0)
 	var bad []string
 	for _, r := range property.Invalid(rs) {
 		bad = append(bad, r.String())
@@ -35,21 +35,21 @@ func replaySim(t *testing.T, seed uint64, steps []property.Step) (*property.Mach
 }
 
 // replaySimResults replays steps on a fresh simulated world and returns
-// it with its checkers' results. checkEach collects the truth after every
-// step, as a live run with CheckEvery 1 did: reading the truth is not
-// free of effects (the provider reads its invoices' states, which the
-// reused-invoice knob then picks from), so the replay must read it where
-// the run did.
-func replaySimResults(t *testing.T, seed uint64, steps []property.Step, checkEach bool) (*property.Machine, []check.Result) {
+// it with its checkers' results. checkEvery collects the truth after
+// every n-th step (0: never), as a live run with that CheckEvery did:
+// reading the truth is not free of effects (the provider reads its
+// invoices' states, which the reused-invoice knob then picks from), so
+// the replay must read it where the run did.
+func replaySimResults(t *testing.T, seed uint64, steps []property.Step, checkEvery int) (*property.Machine, []check.Result) {
 	t.Helper()
 	ctx := context.Background()
 	w, err := sim.New(sim.Config{Seed: seed, Buy: sim.ClientBuyer("")})
 	t.Cleanup(func() { _ = w.Close() })
 	require.NoError(t, err)
 	m := property.NewMachine(w, seed, nil)
-	for _, s := range steps {
+	for i, s := range steps {
 		require.NoError(t, m.Apply(ctx, s), "step %s", s)
-		if checkEach {
+		if checkEvery > 0 && (i+1)%checkEvery == 0 {
 			_, _, err := m.Check(ctx, nil)
 			require.NoError(t, err)
 		}
@@ -261,7 +261,7 @@ func TestPropertyDifferential(t *testing.T) {
 	require.NoError(t, err)
 	liveTime := time.Since(start)
 	start = time.Now()
-	simm, srs := replaySimResults(t, 1, differentialSteps, false)
+	simm, srs := replaySimResults(t, 1, differentialSteps, 0)
 	simTime := time.Since(start)
 	lc, sc := property.Classes(live.History()), property.Classes(simm.History())
 	js, _ := json.Marshal(map[string]any{"live": lc, "sim": sc})
@@ -304,7 +304,7 @@ func TestPropertyDifferentialGenerated(t *testing.T) {
 	n := 0
 	cfg.OnFinish = func(m *property.Machine, lrs []check.Result) {
 		n++
-		simm, srs := replaySimResults(t, 1, m.Steps(), liveConfig.CheckEvery == 1)
+		simm, srs := replaySimResults(t, 1, m.Steps(), liveConfig.CheckEvery)
 		lc, sc := property.Classes(m.History()), property.Classes(simm.History())
 		js, _ := json.Marshal(map[string]any{"live": lc, "sim": sc})
 		t.Logf("sequence %d, %d steps:\n%sclasses: %s", n, len(m.Steps()), property.FormatSteps(m.Steps()), js)
@@ -336,7 +336,7 @@ func TestLiveRegression(t *testing.T) {
 	rs, _, err := live.Finish(ctx, nil)
 	require.NoError(t, err)
 	require.Empty(t, property.Invalid(rs))
-	simm, srs := replaySimResults(t, 1, steps, false)
+	simm, srs := replaySimResults(t, 1, steps, 0)
 	require.Empty(t, property.Invalid(srs))
 	compareVerdicts(t, rs, srs)
 	lc, sc := property.Classes(live.History()), property.Classes(simm.History())

@@ -199,21 +199,15 @@ func (s *Sequence) Inject(ctx context.Context, env *harness.Env) (harness.Heal, 
 	return healAll, nil
 }
 
-// healsNode passes on harness.NodeHealer through the wrappers.
-func healsNode(f harness.Fault) bool {
-	n, ok := f.(harness.NodeHealer)
-	return ok && n.HealsNode()
-}
+// HealsNode passes on the inner fault's (harness.NodeHealer).
+func (t *Triggered) HealsNode() bool { return harness.HealsNode(t.Fault) }
 
 // HealsNode passes on the inner fault's (harness.NodeHealer).
-func (t *Triggered) HealsNode() bool { return healsNode(t.Fault) }
+func (t *Timed) HealsNode() bool { return harness.HealsNode(t.Fault) }
 
 // HealsNode passes on the inner fault's (harness.NodeHealer).
-func (t *Timed) HealsNode() bool { return healsNode(t.Fault) }
-
-// HealsNode passes on the inner fault's (harness.NodeHealer).
-func (b *Bounded) HealsNode() bool { return healsNode(b.Fault) }
+func (b *Bounded) HealsNode() bool { return harness.HealsNode(b.Fault) }
 
 // HealsNode: a sequence with a fault that brings a node back heals after
 // the others (harness.NodeHealer).
-func (s *Sequence) HealsNode() bool { return slices.ContainsFunc(s.Faults, healsNode) }
+func (s *Sequence) HealsNode() bool { return slices.ContainsFunc(s.Faults, harness.HealsNode) }

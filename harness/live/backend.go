@@ -41,7 +41,7 @@ type Backend struct {
 	rec    *Recorder // the client's payment requests (local processes)
 	// closedRead is each node's closed channels as last read (closedOf).
 	closedMu   sync.Mutex
-	closedRead map[string][]closedPoint
+	closedRead map[string]closedRead
 	pays       *listCursor // the payer's payments of the run (not before it, not drains)
 	invs       *listCursor // the payee's invoices of the run
 

@@ -17,7 +17,6 @@ import (
 	"github.com/lightningnetwork/lnd/lnrpc/routerrpc"
 	"github.com/lightningnetwork/lnd/zpay32"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
@@ -25,6 +24,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/l402chaos/l402chaos/harness/history"
+	"github.com/l402chaos/l402chaos/regtest"
 )
 
 // Recorder is a gRPC proxy in front of the payer's LND on the client-lnd
@@ -53,10 +53,6 @@ var payMethods = map[string]func() proto.Message{
 	"/lnrpc.Lightning/SendPayment":     func() proto.Message { return &lnrpc.SendRequest{} },
 }
 
-// recorderBackoff keeps the proxy's reconnection attempts to the node a
-// fraction of a second apart while the node is down.
-var recorderBackoff = backoff.Config{BaseDelay: 50 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 500 * time.Millisecond}
-
 // recorderReadyWait bounds how long a call waits for the proxy's
 // connection to the node to come up before it is forwarded anyway (and
 // fails as Unavailable, as a call to a node that is down does).
@@ -79,7 +75,7 @@ func StartRecorder(rpcAddr, certPath, keyPath string, log *slog.Logger) (*Record
 		// A killed node comes back on the same address within seconds:
 		// the proxy's connection must not sit out gRPC's default backoff
 		// (up to two minutes), failing calls the node would now answer.
-		grpc.WithConnectParams(grpc.ConnectParams{Backoff: recorderBackoff, MinConnectTimeout: 5 * time.Second}),
+		grpc.WithConnectParams(grpc.ConnectParams{Backoff: regtest.DialBackoff, MinConnectTimeout: 5 * time.Second}),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("recorder: dial node: %w", err)

@@ -248,70 +248,73 @@ func (b *Backend) balances(ctx context.Context) (map[string]history.Balance, err
 // closedPoint is a closed (or closing) channel as the truth lists it.
 type closedPoint struct{ point, label string }
 
-// closedOf is a node's closed channels, and those waiting to close or
-// force-closing. LND answers PendingChannels (and GetInfo) only once it
-// reaches its chain backend: while the node's link to btcd is cut the
-// calls hang, so the list is the one last read. A close is a chain
-// matter the cut node cannot see anyway until it is healed.
-func (b *Backend) closedOf(ctx context.Context, n *regtest.Node) ([]closedPoint, error) {
+// closedRead is a node's closed channels and its channels waiting to
+// close or force-closing, as last read.
+type closedRead struct{ closed, closing []closedPoint }
+
+// closedOf reads a node's closed and closing channels. LND answers
+// PendingChannels (and GetInfo) only once it reaches its chain backend:
+// while the node's link to btcd is cut the calls hang, so the lists are
+// the ones last read. A close is a chain matter the cut node cannot see
+// anyway until it is healed.
+func (b *Backend) closedOf(ctx context.Context, n *regtest.Node) (closedRead, error) {
 	b.closedMu.Lock()
 	defer b.closedMu.Unlock()
 	if !b.links.Passes(regtest.ChainHop(n.Name())) {
 		return b.closedRead[n.Name()], nil
 	}
+	var r closedRead
 	resp, err := n.LN().ClosedChannels(ctx, &lnrpc.ClosedChannelsRequest{})
 	if err != nil {
-		return nil, err
+		return r, err
 	}
-	var out []closedPoint
 	for _, c := range resp.GetChannels() {
-		out = append(out, closedPoint{c.GetChannelPoint(), c.GetCloseType().String()})
+		r.closed = append(r.closed, closedPoint{c.GetChannelPoint(), c.GetCloseType().String()})
 	}
-	// Channels waiting to close are closed for the balances too.
 	pend, err := n.LN().PendingChannels(ctx, &lnrpc.PendingChannelsRequest{})
 	if err != nil {
-		return nil, err
+		return r, err
 	}
 	for _, c := range pend.GetPendingForceClosingChannels() {
-		out = append(out, closedPoint{c.GetChannel().GetChannelPoint(), "force closing"})
+		r.closing = append(r.closing, closedPoint{c.GetChannel().GetChannelPoint(), "force closing"})
 	}
 	for _, c := range pend.GetWaitingCloseChannels() {
-		out = append(out, closedPoint{c.GetChannel().GetChannelPoint(), "waiting close"})
+		r.closing = append(r.closing, closedPoint{c.GetChannel().GetChannelPoint(), "waiting close"})
 	}
 	if b.closedRead == nil {
-		b.closedRead = map[string][]closedPoint{}
+		b.closedRead = map[string]closedRead{}
 	}
-	b.closedRead[n.Name()] = out
-	return out, nil
+	b.closedRead[n.Name()] = r
+	return r, nil
 }
 
-// closed lists the channels of any node closed since the run began, or
-// closing.
+// closed lists the channels of any node closed since the run began, then
+// those waiting to close or force-closing (closed for the balances too),
+// each channel once.
 func (b *Backend) closed(ctx context.Context, t *history.Truth) error {
 	var errs []error
-	var all []closedPoint
+	var reads []closedRead
 	for _, n := range b.net.Nodes() {
-		cs, err := b.closedOf(ctx, n)
+		r, err := b.closedOf(ctx, n) // what was read, even with an error
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", n.Name(), err))
-			continue
 		}
-		all = append(all, cs...)
+		reads = append(reads, r)
 	}
-	// A channel closed (or closing) is listed once, in the order the
-	// nodes gave it: closed first, then force closing, then waiting.
 	seen := map[string]bool{}
-	for _, rank := range []func(string) bool{
-		func(l string) bool { return l != "force closing" && l != "waiting close" },
-		func(l string) bool { return l == "force closing" },
-		func(l string) bool { return l == "waiting close" },
-	} {
-		for _, c := range all {
-			if rank(c.label) && !seen[c.point] {
+	add := func(cs []closedPoint) {
+		for _, c := range cs {
+			if !seen[c.point] {
 				seen[c.point] = true
 				t.Closed = append(t.Closed, shortPoint(c.point)+" ("+c.label+")")
 			}
 		}
+	}
+	for _, r := range reads {
+		add(r.closed)
+	}
+	for _, r := range reads {
+		add(r.closing)
 	}
 	return errors.Join(errs...)
 }
