@@ -60,8 +60,15 @@ func (p *Provider) SetFront(addr string) error {
 		Rewrite: func(r *httputil.ProxyRequest) {
 			r.Out.URL.Scheme, r.Out.URL.Host, r.Out.Host = "http", addr, addr
 		},
-		Transport:     f,
-		FlushInterval: -1,
+		// FlushInterval stays 0: the proxy flushes a streamed answer
+		// (no Content-Length) at once by itself, and a trailers-only
+		// gRPC answer (Aperture's challenge: the status in the headers,
+		// the stream ended with them) must not be flushed before the
+		// handler ends. A negative interval flushed the headers from a
+		// timer racing the handler's return, now and then, which split
+		// the answer into headers and an empty end of stream ("server
+		// closed the stream without sending trailers").
+		Transport: f,
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			if rec, ok := r.Context().Value(frontRecKey{}).(*frontRec); ok {
 				rec.err = err

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -114,6 +115,24 @@ func TestAperture(t *testing.T) {
 		}
 		require.Equal(t, answer{"Internal", "payment required", []string{`LSAT macaroon="", invoice=""`, `L402 macaroon="", invoice=""`}}, got[real.name])
 		require.Equal(t, got[real.name], got[imitation.name], "the gRPC status and trailer")
+	})
+
+	// Through the provider's recording front (as chaos certify
+	// -provider aperture runs it), an unpaid call gets Aperture's
+	// trailers-only answer unchanged, every time. The front once flushed
+	// the headers before the handler ended, now and then, which split the
+	// answer into headers and an empty end of stream ("server closed the
+	// stream without sending trailers"); a hundred calls find that.
+	t.Run("grpc challenge through the front", func(t *testing.T) {
+		require.NoError(t, front.Backend.SetFront(front.GRPCAddr()))
+		face := strings.TrimPrefix(front.Backend.URL(), "http://")
+		want, _ := call(t, ctx, front.GRPCAddr(), "/ops.L402/f0", nil)
+		for i := range 100 {
+			st, trailer := call(t, ctx, face, "/ops.L402/f"+strconv.Itoa(i), nil)
+			require.Equal(t, want.Code(), st.Code(), "call %d: %v", i, st)
+			require.Equal(t, want.Message(), st.Message(), "call %d", i)
+			require.Len(t, trailer.Get("www-authenticate"), 2, "call %d: both challenges in the trailer", i)
+		}
 	})
 
 	// Paid credentials, in each form a client sends them: both servers
