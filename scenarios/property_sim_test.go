@@ -71,6 +71,13 @@ func TestSimFindsMutants(t *testing.T) {
 func explore(tb testing.TB, newWorld property.NewWorld, cfg property.Config, o rapidflags.Settings) (*property.Finding, error) {
 	tb.Helper()
 	o.NoFailFile = true
+	// Under -short rapid tries a fifth of the checks at half the steps.
+	// These callers state their budget (a mutant is found within 500
+	// sequences of 30 steps), so they ask for it in full: the same seed
+	// draws the same sequences with -short and without.
+	if testing.Short() {
+		o.Checks, o.Steps = o.Checks*5, o.Steps*2
+	}
 	restore, err := rapidflags.Set(o)
 	if err != nil {
 		return nil, err
