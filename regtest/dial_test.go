@@ -23,7 +23,7 @@ func TestDialReconnectsWithinASecond(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	node := regtesttest.StartFakeRPC(t)
-	conn, err := regtest.Dial(node.Addr, node.CertPath, node.Macaroon)
+	conn, err := regtest.Dial(node.Addr(), node.CertPath, node.Macaroon)
 	require.NoError(t, err)
 	defer conn.Close()
 	check := func() error { return regtesttest.Check(ctx, conn) }

@@ -216,7 +216,7 @@ func startWith(ctx context.Context, n harness.Network, log *slog.Logger, rt regt
 	// runs in the network, which cannot reach this process: no record.
 	payerUp := b.payer.RPCPeerAddr()
 	if !b.net.CanIsolate() {
-		b.rec, err = StartRecorder(b.payer.RPCAddr(), b.payer.TLSCertPath(), filepath.Join(b.payer.Dir(), "tls.key"), log.With("component", "recorder"))
+		b.rec, err = StartRecorder(b.payer.RPCAddr, b.payer.TLSCertPath(), filepath.Join(b.payer.Dir(), "tls.key"), log.With("component", "recorder"))
 		if err != nil {
 			return nil, err
 		}

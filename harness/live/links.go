@@ -547,12 +547,23 @@ type localServer struct {
 	server *toxiproxy.ApiServer
 }
 
+// create listens on a port from below the kernel's ephemeral range
+// (regtest.FreeAddr): a link brought down and up again listens on its
+// port again, and an outgoing connection given that port meanwhile would
+// make that fail.
 func (s *localServer) create(name, upstream string) (proxy, error) {
-	p := toxiproxy.NewProxy(s.server, name, "127.0.0.1:0", upstream)
-	if err := p.Start(); err != nil {
-		return nil, err
+	var err error
+	for range 5 {
+		var listen string
+		if listen, err = regtest.FreeAddr(); err != nil {
+			return nil, err
+		}
+		p := toxiproxy.NewProxy(s.server, name, listen, upstream)
+		if err = p.Start(); err == nil {
+			return &localProxy{s: s, p: p}, nil
+		}
 	}
-	return &localProxy{s: s, p: p}, nil
+	return nil, err
 }
 
 type localProxy struct {

@@ -59,8 +59,10 @@ var payMethods = map[string]func() proto.Message{
 const recorderReadyWait = time.Second
 
 // StartRecorder listens on loopback with the node's certificate and key
-// and forwards to the node's RPC address.
-func StartRecorder(rpcAddr, certPath, keyPath string, log *slog.Logger) (*Recorder, error) {
+// and forwards to the node's RPC address, which rpcAddr tells at each
+// connection attempt: a node restarted on fresh ports (its old port
+// taken meanwhile) is followed there.
+func StartRecorder(rpcAddr func() string, certPath, keyPath string, log *slog.Logger) (*Recorder, error) {
 	cert, err := tls.LoadX509KeyPair(certPath, keyPath)
 	if err != nil {
 		return nil, fmt.Errorf("recorder: node key pair: %w", err)
@@ -69,7 +71,14 @@ func StartRecorder(rpcAddr, certPath, keyPath string, log *slog.Logger) (*Record
 	if err != nil {
 		return nil, fmt.Errorf("recorder: node certificate: %w", err)
 	}
-	conn, err := grpc.NewClient(rpcAddr,
+	// The target names the first address, whose host the node's
+	// certificate is checked against (a node's ports change, its host
+	// does not); the dialer asks for the address every time.
+	conn, err := grpc.NewClient("passthrough:///"+rpcAddr(),
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "tcp", rpcAddr())
+		}),
 		grpc.WithTransportCredentials(up),
 		grpc.WithDefaultCallOptions(grpc.ForceCodec(rawCodec{})),
 		// A killed node comes back on the same address within seconds:

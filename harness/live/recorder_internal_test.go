@@ -41,3 +41,26 @@ func TestRecorderReconnectsPromptly(t *testing.T) {
 	node.Start()
 	require.NoError(t, check(), "the first call after the node is back reaches it")
 }
+
+// TestRecorderFollowsAMovedNode stops the node behind the recorder for a
+// second and starts it on a fresh port, as a node whose port was taken
+// while it restarted: the first call after that reaches it there.
+func TestRecorderFollowsAMovedNode(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	node := regtesttest.StartFakeRPC(t)
+	rec, err := StartRecorder(node.Addr, node.CertPath, node.KeyPath, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	defer rec.Close()
+	creds, err := credentials.NewClientTLSFromFile(node.CertPath, "")
+	require.NoError(t, err)
+	conn, err := grpc.NewClient(rec.Addr(), grpc.WithTransportCredentials(creds))
+	require.NoError(t, err)
+	defer conn.Close()
+	require.NoError(t, regtesttest.Check(ctx, conn))
+	old := node.Addr()
+	node.Outage(ctx, time.Second, func() error { return regtesttest.Check(ctx, conn) })
+	node.Move()
+	require.NotEqual(t, old, node.Addr())
+	require.NoError(t, regtesttest.Check(ctx, conn), "the first call after the move reaches the node on its new port")
+}

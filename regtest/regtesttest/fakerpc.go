@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,17 +21,30 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"gopkg.in/macaroon.v2"
+
+	"github.com/l402chaos/l402chaos/regtest"
 )
 
 // FakeRPC is a gRPC server standing for a node's RPC port in tests of
 // what connects to one: TLS with a certificate for 127.0.0.1 and its key
 // (tls.cert and tls.key, as LND keeps them), an admin.macaroon file for
 // dialers that send one, and the gRPC health service. It can be stopped
-// and started again on the same address, as a killed node is.
+// and started again on the same address, as a killed node is, or on a
+// fresh port, as a node restarted on fresh ports is.
 type FakeRPC struct {
-	t                                 testing.TB
-	Addr, CertPath, KeyPath, Macaroon string
-	srv                               *grpc.Server
+	t                           testing.TB
+	CertPath, KeyPath, Macaroon string
+	srv                         *grpc.Server
+
+	mu   sync.Mutex
+	addr string
+}
+
+// Addr is where it listens (or listened last, while stopped).
+func (f *FakeRPC) Addr() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.addr
 }
 
 // StartFakeRPC starts a FakeRPC on a free loopback port; it is stopped
@@ -45,9 +59,8 @@ func StartFakeRPC(t testing.TB) *FakeRPC {
 	data, err := mac.MarshalBinary()
 	must(t, err)
 	must(t, os.WriteFile(f.Macaroon, data, 0o600))
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := listenFree()
 	must(t, err)
-	f.Addr = ln.Addr().String()
 	f.serve(ln)
 	t.Cleanup(f.Stop)
 	return f
@@ -91,12 +104,37 @@ func (f *FakeRPC) Outage(ctx context.Context, d time.Duration, check func() erro
 // Start listens again on the same address.
 func (f *FakeRPC) Start() {
 	f.t.Helper()
-	ln, err := net.Listen("tcp", f.Addr)
+	ln, err := net.Listen("tcp", f.Addr())
 	must(f.t, err)
 	f.serve(ln)
 }
 
+// Move stops f and starts it again on a fresh loopback port: Addr
+// changes, as a node's RPC address does when it is restarted on fresh
+// ports (its old port was taken meanwhile).
+func (f *FakeRPC) Move() {
+	f.t.Helper()
+	f.Stop()
+	ln, err := listenFree()
+	must(f.t, err)
+	f.serve(ln)
+}
+
+// listenFree listens where regtest's nodes do: below the kernel's
+// ephemeral range, so that an outgoing connection cannot take the port
+// while the server is stopped.
+func listenFree() (net.Listener, error) {
+	addr, err := regtest.FreeAddr()
+	if err != nil {
+		return nil, err
+	}
+	return net.Listen("tcp", addr)
+}
+
 func (f *FakeRPC) serve(ln net.Listener) {
+	f.mu.Lock()
+	f.addr = ln.Addr().String()
+	f.mu.Unlock()
 	creds, err := credentials.NewServerTLSFromFile(f.CertPath, f.KeyPath)
 	must(f.t, err)
 	f.srv = grpc.NewServer(grpc.Creds(creds))
