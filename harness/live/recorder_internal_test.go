@@ -24,15 +24,7 @@ import (
 func TestRecorderReconnectsPromptly(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	node := regtesttest.StartFakeRPC(t)
-	rec, err := StartRecorder(node.Addr, node.CertPath, node.KeyPath, slog.New(slog.DiscardHandler))
-	require.NoError(t, err)
-	defer rec.Close()
-	creds, err := credentials.NewClientTLSFromFile(node.CertPath, "")
-	require.NoError(t, err)
-	conn, err := grpc.NewClient(rec.Addr(), grpc.WithTransportCredentials(creds))
-	require.NoError(t, err)
-	defer conn.Close()
+	node, conn := throughRecorder(t)
 	check := func() error { return regtesttest.Check(ctx, conn) }
 	require.NoError(t, check())
 	// Six seconds of failed calls: gRPC's default backoff would by now
@@ -48,19 +40,28 @@ func TestRecorderReconnectsPromptly(t *testing.T) {
 func TestRecorderFollowsAMovedNode(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	node := regtesttest.StartFakeRPC(t)
-	rec, err := StartRecorder(node.Addr, node.CertPath, node.KeyPath, slog.New(slog.DiscardHandler))
-	require.NoError(t, err)
-	defer rec.Close()
-	creds, err := credentials.NewClientTLSFromFile(node.CertPath, "")
-	require.NoError(t, err)
-	conn, err := grpc.NewClient(rec.Addr(), grpc.WithTransportCredentials(creds))
-	require.NoError(t, err)
-	defer conn.Close()
+	node, conn := throughRecorder(t)
 	require.NoError(t, regtesttest.Check(ctx, conn))
 	old := node.Addr()
 	node.Outage(ctx, time.Second, func() error { return regtesttest.Check(ctx, conn) })
 	node.Move()
 	require.NotEqual(t, old, node.Addr())
 	require.NoError(t, regtesttest.Check(ctx, conn), "the first call after the move reaches the node on its new port")
+}
+
+// throughRecorder starts a FakeRPC standing for the payer's LND, a
+// recorder in front of it, and a client connection to the recorder, all
+// closed when the test ends.
+func throughRecorder(t *testing.T) (*regtesttest.FakeRPC, *grpc.ClientConn) {
+	t.Helper()
+	node := regtesttest.StartFakeRPC(t)
+	rec, err := StartRecorder(node.Addr, node.CertPath, node.KeyPath, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	t.Cleanup(func() { rec.Close() })
+	creds, err := credentials.NewClientTLSFromFile(node.CertPath, "")
+	require.NoError(t, err)
+	conn, err := grpc.NewClient(rec.Addr(), grpc.WithTransportCredentials(creds))
+	require.NoError(t, err)
+	t.Cleanup(func() { conn.Close() })
+	return node, conn
 }
