@@ -36,6 +36,13 @@ var ErrNeedsCrashPoints = errors.New("scenario crashes the client at a named poi
 // and the node keeps running.
 var ErrChainCut = errors.New("its chain link is cut: a restarted node could not sync")
 
+// ErrNotHealed: a fault could not be undone at the end of a run (a link
+// that would not come up, a node that would not restart). The run never
+// reached the healed state that the checkers of a healed run judge
+// (check.Final), so those answer Unknown and the run's verdict is
+// Unknown unless a checker that holds at every moment found a violation.
+var ErrNotHealed = errors.New("a fault could not be healed")
+
 // ErrNeedsIsolation: the scenario cuts a node from the network as a
 // whole, and this backend cannot (only the containers backend can).
 var ErrNeedsIsolation = errors.New("scenario isolates a node or freezes the provider; this backend cannot (run it with -backend containers)")
@@ -237,6 +244,15 @@ func (r *Runner) Run(ctx context.Context, sc Scenario, seed int64) *check.RunRes
 	run.Err = x.execute(ctx)
 	run.History = s.History()
 	run.Results, run.Truth, _ = s.Judge(ctx, sc.Checkers, false)
+	if errors.Is(run.Err, ErrNotHealed) {
+		// The harness's failure, not the client's: what holds only of a
+		// healed run is not judged.
+		cs := sc.Checkers
+		if cs == nil {
+			cs = check.All()
+		}
+		run.Results = check.Unhealed(run.Results, cs, "the harness could not heal a fault")
+	}
 	for _, c := range sc.Coverage {
 		run.Coverage = append(run.Coverage, check.CoverageResult{Name: c.Name, Reached: c.Reached != nil && c.Reached(run.History, run.Truth)})
 	}

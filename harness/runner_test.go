@@ -2,6 +2,7 @@ package harness_test
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -241,4 +242,53 @@ func TestHealAllHealsNodesLast(t *testing.T) {
 		stops = append(stops, e.Fault)
 	}
 	require.Equal(t, []string{"down lnd-lnd", "down payee-btcd", "kill -9 bob"}, stops)
+}
+
+// unhealable is a fault whose heal fails and leaves it in place, as a
+// link that will not come up again does.
+type unhealable struct{ harness.Fault }
+
+var errWouldNotComeUp = errors.New("bring up: address already in use")
+
+func (u unhealable) Inject(ctx context.Context, env *harness.Env) (harness.Heal, error) {
+	if _, err := u.Fault.Inject(ctx, env); err != nil {
+		return nil, err
+	}
+	return func(context.Context) error { return errWouldNotComeUp }, nil
+}
+
+// TestRunnerFaultNotHealed: when the harness cannot heal a fault, the run
+// never reaches the healed state in which the client must have resolved
+// what it left open. That is the harness's failure, not the client's:
+// the checkers of a healed run answer Unknown, with what they saw, and
+// the verdict is Unknown; the checkers that hold at every moment still
+// judge.
+func TestRunnerFaultNotHealed(t *testing.T) {
+	sc := harness.Scenario{
+		Name:    "held-never-healed",
+		Setup:   []harness.Fault{unhealable{knob(fakeprovider.Knob{Kind: fakeprovider.HoldInvoice})}},
+		Traffic: []harness.Traffic{{Key: "o1", Service: harness.ServiceOps, Attempts: 1}},
+	}
+	run := runSim(t, simRunner(t, ""), sc)
+	require.ErrorIs(t, run.Err, harness.ErrNotHealed)
+	require.ErrorIs(t, run.Err, errWouldNotComeUp)
+	require.Equal(t, check.Unknown, run.Verdict(), "%v", run.Results)
+	require.Len(t, events(run.History, func(e history.Event) bool { return e.Type == history.Invoke }), 1, "no rerun: nothing healed")
+
+	unknown := 0
+	for i, c := range check.All() {
+		r := run.Results[i]
+		if check.HoldsAnytime(c) {
+			require.Equal(t, check.Valid, r.Validity, "%s holds at every moment: judged as ever: %v", c.Name(), r)
+			continue
+		}
+		require.Equal(t, check.Unknown, r.Validity, "%s judges a healed run: %v", c.Name(), r)
+		require.Contains(t, r.Message, "the harness could not heal a fault")
+		unknown++
+	}
+	require.Positive(t, unknown)
+	// What the run was left in (the HTLC still held), judged as if it
+	// had healed, would have been held against the client.
+	raw := check.Run(run.History, run.Truth, check.All())
+	require.Equal(t, check.Invalid, check.Merge(raw), "%v", raw)
 }

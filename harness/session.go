@@ -231,10 +231,10 @@ func (s *Session) Faults() []string {
 }
 
 // HealAll heals every fault, newest first, each bounded by its own
-// timeout, and forgets them. It returns every heal's error. Faults whose
-// heal brings a node back (NodeHealer) heal after the others: a node
-// restarted while its links are still cut (its chain backend, its peer)
-// could not come back to carrying payments.
+// timeout, and forgets them. It returns every heal's error, wrapped in
+// ErrNotHealed. Faults whose heal brings a node back (NodeHealer) heal
+// after the others: a node restarted while its links are still cut (its
+// chain backend, its peer) could not come back to carrying payments.
 func (s *Session) HealAll(ctx context.Context) error {
 	s.mu.Lock()
 	faults := s.faults
@@ -251,7 +251,10 @@ func (s *Session) HealAll(ctx context.Context) error {
 			}
 		}
 	}
-	return errors.Join(errs...)
+	if len(errs) > 0 {
+		return fmt.Errorf("%w: %w", ErrNotHealed, errors.Join(errs...))
+	}
+	return nil
 }
 
 // NodeHealer is an optional Fault ability: its heal brings a node back

@@ -3,6 +3,7 @@ package check
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/l402chaos/l402chaos/harness/history"
@@ -66,12 +67,27 @@ func Recheck(dir string) ([]Result, error) {
 	if t.Sampled {
 		// A run that never finished (a harness that died): what holds
 		// only once a run has healed cannot be judged.
-		for i, c := range All() {
-			if !HoldsAnytime(c) {
-				rs[i] = Result{Checker: c.Name(), Validity: Unknown,
-					Message: "the run did not finish: its truth was sampled mid-run, and this holds only once a run has healed"}
-			}
-		}
+		rs = Unhealed(rs, All(), "the run did not finish: its truth was sampled mid-run")
 	}
 	return rs, nil
+}
+
+// Unhealed judges a run that never healed: the results of the checkers
+// whose invariant holds only once a run has healed (not HoldsAnytime)
+// become Unknown, saying why the run did not heal and what the checker
+// found; the others stand. rs[i] is cs[i]'s result.
+func Unhealed(rs []Result, cs []Checker, why string) []Result {
+	out := slices.Clone(rs)
+	for i, c := range cs {
+		if i >= len(out) || HoldsAnytime(c) {
+			continue
+		}
+		r := &out[i]
+		msg := why + ", and this holds only once a run has healed"
+		if r.Validity != Valid && r.Message != "" {
+			msg += "; unhealed, it found: " + r.Message // its witness stays
+		}
+		r.Checker, r.Validity, r.Message = c.Name(), Unknown, msg
+	}
+	return out
 }
